@@ -1,0 +1,88 @@
+#include "core/engine.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "core/internal/relu_plan.h"
+#include "tbb/blocked_range.h"
+#include "tbb/info.h"
+#include "tbb/parallel_for.h"
+#include "tbb/partitioner.h"
+#include "tbb/task_arena.h"
+#include "tbb/task_group.h"
+
+namespace activation::core {
+
+struct Engine::Arena {
+  explicit Arena(int threads) : arena(threads) {}
+  tbb::task_arena arena;
+};
+
+absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(
+    const EngineOptions& options) {
+  if (options.threads < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("threads must be >= 0, got ", options.threads));
+  }
+  if (options.grain_elements == 0) {
+    return absl::InvalidArgumentError("grain_elements must be > 0, got 0");
+  }
+  const int threads =
+      options.threads == 0 ? tbb::info::default_concurrency() : options.threads;
+  auto arena = std::make_unique<Arena>(threads);
+  arena->arena.initialize();
+  return std::unique_ptr<Engine>(new Engine(options, std::move(arena)));
+}
+
+Engine::Engine(const EngineOptions& options, std::unique_ptr<Arena> arena)
+    : options_(options), arena_(std::move(arena)) {}
+
+Engine::~Engine() = default;
+
+int Engine::concurrency() const { return arena_->arena.max_concurrency(); }
+
+absl::Status Engine::Relu(const ReluParams& params, DataType dtype,
+                          const void* input, void* output, size_t count,
+                          const CancelCheck& cancelled) const {
+  absl::StatusOr<internal::ReluPlan> plan =
+      internal::MakeReluPlan(params, dtype);
+  if (!plan.ok()) return plan.status();
+  const size_t item_size = ItemSize(dtype);
+  if (absl::Status s = internal::CheckBuffers(input, output, count * item_size);
+      !s.ok()) {
+    return s;
+  }
+  if (cancelled && cancelled()) return absl::CancelledError("call cancelled");
+  const auto* in = static_cast<const uint8_t*>(input);
+  auto* out = static_cast<uint8_t*>(output);
+  if (count <= options_.grain_elements || concurrency() == 1) {
+    internal::RunRelu(*plan, in, out, count);
+    return absl::OkStatus();
+  }
+
+  std::atomic<bool> stopped{false};
+  tbb::task_group_context context;
+  auto body = [&](const tbb::blocked_range<size_t>& range) {
+    if (stopped.load(std::memory_order_relaxed)) return;
+    if (cancelled && cancelled()) {
+      stopped.store(true, std::memory_order_relaxed);
+      context.cancel_group_execution();
+      return;
+    }
+    const size_t offset = range.begin() * item_size;
+    internal::RunRelu(*plan, in + offset, out + offset, range.size());
+  };
+  arena_->arena.execute([&] {
+    tbb::parallel_for(
+        tbb::blocked_range<size_t>(0, count, options_.grain_elements), body,
+        tbb::simple_partitioner(), context);
+  });
+  if (stopped.load()) return absl::CancelledError("call cancelled");
+  return absl::OkStatus();
+}
+
+}  // namespace activation::core

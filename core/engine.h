@@ -1,0 +1,64 @@
+// A ReLU engine that spreads large tensors over a TBB task arena.
+
+#ifndef ACTIVATION_CORE_ENGINE_H_
+#define ACTIVATION_CORE_ENGINE_H_
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "core/dtype.h"
+#include "core/relu.h"
+
+namespace activation::core {
+
+struct EngineOptions {
+  // Threads in the engine's arena; 0 means one per core.
+  int threads = 0;
+  // Tensors with fewer elements run serially on the calling thread, and no
+  // parallel chunk is smaller. Chosen by bench/relu_bench.cc.
+  size_t grain_elements = 64 * 1024;
+};
+
+// Computes ReLU over whole tensors, in parallel for large ones. Results are
+// identical for any thread count and any grain. Thread-safe: any number of
+// threads may call Relu at once; they share the arena's workers.
+class Engine {
+ public:
+  // Returns true when the caller no longer wants the result. Polled between
+  // chunks, from any of the arena's threads.
+  using CancelCheck = std::function<bool()>;
+
+  // Returns InvalidArgument for negative `threads` or a zero grain.
+  static absl::StatusOr<std::unique_ptr<Engine>> Create(
+      const EngineOptions& options);
+
+  // Not copyable.
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+  ~Engine();
+
+  // Applies ReLU as core::Relu does (same contract, same results). Returns
+  // Cancelled, with `output` partly written, when `cancelled` returns true.
+  absl::Status Relu(const ReluParams& params, DataType dtype, const void* input,
+                    void* output, size_t count,
+                    const CancelCheck& cancelled = nullptr) const;
+
+  // The number of threads that may work on one call.
+  int concurrency() const;
+  size_t grain_elements() const { return options_.grain_elements; }
+
+ private:
+  struct Arena;  // A tbb::task_arena; TBB stays out of this header.
+
+  Engine(const EngineOptions& options, std::unique_ptr<Arena> arena);
+
+  const EngineOptions options_;
+  std::unique_ptr<Arena> arena_;
+};
+
+}  // namespace activation::core
+
+#endif  // ACTIVATION_CORE_ENGINE_H_

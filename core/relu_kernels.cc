@@ -1,0 +1,303 @@
+// The ReLU inner loops. Each entry point is compiled for AVX-512, AVX2 and
+// baseline x86-64 (GCC target_clones) and picked at load time, so one binary
+// runs on any x86-64 CPU at the speed of the best instructions it has.
+//
+// The loops are plain C++ that GCC vectorizes: no intrinsics, so the scalar
+// and vector paths cannot disagree. This file is built with
+// -fno-trapping-math (lets GCC if-convert the selects; no value changes, we
+// never read floating-point exception flags) and -ffp-contract=off (a fused
+// multiply-add would round differently from TensorFlow).
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <type_traits>
+
+#include "core/internal/bits.h"
+#include "core/internal/relu_plan.h"
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(ACTIVATION_NO_MULTIVERSION)
+#define ACTIVATION_MULTIVERSION                                                \
+  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"), \
+                 flatten))
+#else
+#define ACTIVATION_MULTIVERSION __attribute__((flatten))
+#endif
+
+namespace activation::core::internal {
+namespace {
+
+template <typename T>
+inline T Load(const uint8_t* p, size_t i) {
+  T value;
+  std::memcpy(&value, p + i * sizeof(T), sizeof(T));
+  return value;
+}
+
+template <typename T>
+inline void Store(uint8_t* p, size_t i, T value) {
+  std::memcpy(p + i * sizeof(T), &value, sizeof(T));
+}
+
+// Two loops rather than one so that GCC knows, in each, whether the pointers
+// alias: the in-place loop reads and writes through the same pointer.
+template <typename T, typename Op>
+inline void Map(const uint8_t* input, uint8_t* output, size_t count,
+                const Op& op) {
+  if (input == output) {
+    uint8_t* data = output;
+    for (size_t i = 0; i < count; ++i) Store<T>(data, i, op(Load<T>(data, i)));
+    return;
+  }
+  const uint8_t* __restrict in = input;
+  uint8_t* __restrict out = output;
+  for (size_t i = 0; i < count; ++i) Store<T>(out, i, op(Load<T>(in, i)));
+}
+
+template <typename Fn>
+inline void WithBool(bool value, const Fn& fn) {
+  if (value) {
+    fn(std::true_type());
+  } else {
+    fn(std::false_type());
+  }
+}
+
+// max and min that propagate NaN from `a` and return `a` on ties, as Eigen's
+// scalar_max_op<PropagateNaN> does inside TensorFlow's Relu and Maximum.
+template <typename T>
+inline T MaxKeepA(T a, T b) {
+  return a < b ? b : a;
+}
+template <typename T>
+inline T MinKeepA(T a, T b) {
+  return b < a ? b : a;
+}
+
+// DOCUMENTED mode: max_value wins, then identity from threshold up, then the
+// slope; NaN comes out with the bits it came in with.
+template <typename T, bool kHasMax, bool kZeroSlope>
+struct DocumentedOp {
+  T max_value;
+  T negative_slope;
+  T threshold;
+
+  T operator()(T x) const {
+    T r = kZeroSlope ? T(0) : negative_slope * (x - threshold);
+    r = x >= threshold ? x : r;
+    if constexpr (kHasMax) r = x >= max_value ? max_value : r;
+    return x != x ? x : r;
+  }
+};
+
+// KERAS mode, alpha != 0 with no cap and no threshold: tf.nn.leaky_relu.
+template <typename T>
+struct LeakyOp {
+  T alpha;
+
+  T operator()(T x) const { return x > T(0) ? x : alpha * x; }
+};
+
+// KERAS mode otherwise: the op sequence of tf.keras.backend.relu.
+template <typename T, bool kAlpha, bool kThreshold, bool kHasMax>
+struct KerasOp {
+  T alpha;
+  T max_value;
+  T threshold;
+
+  T operator()(T x) const {
+    T y = kThreshold ? x * (x > threshold ? T(1) : T(0)) : MaxKeepA(x, T(0));
+    if constexpr (kHasMax) y = MinKeepA(MaxKeepA(y, T(0)), max_value);
+    if constexpr (kAlpha) {
+      const T negative_part = MaxKeepA(kThreshold ? threshold - x : -x, T(0));
+      y = y - alpha * negative_part;
+    }
+    return y;
+  }
+};
+
+// Runs a float32 op on 16-bit floats: widen, compute, round to nearest even.
+// A NaN input comes out unchanged, whatever the op does with it.
+template <bool kBFloat16, typename FloatOp>
+struct HalfOp {
+  FloatOp op;
+
+  uint16_t operator()(uint16_t h) const {
+    const float x = kBFloat16 ? BFloat16BitsToFloat(h) : HalfBitsToFloat(h);
+    const float y = op(x);
+    const uint16_t r = kBFloat16 ? FloatToBFloat16Bits(y) : FloatToHalfBits(y);
+    const bool nan = kBFloat16 ? IsBFloat16NaN(h) : IsHalfNaN(h);
+    return nan ? h : r;
+  }
+};
+
+// Calls fn(op) with the op `c` calls for, computing in T.
+template <typename T, typename Fn>
+inline void WithFloatOp(const FloatConstants& c, const Fn& fn) {
+  const T max_value = static_cast<T>(c.max_value);
+  const T slope = static_cast<T>(c.negative_slope);
+  const T threshold = static_cast<T>(c.threshold);
+  if (!c.keras) {
+    WithBool(c.has_max, [&](auto has_max) {
+      WithBool(slope == T(0), [&](auto zero_slope) {
+        fn(DocumentedOp<T, decltype(has_max)::value,
+                        decltype(zero_slope)::value>{max_value, slope,
+                                                     threshold});
+      });
+    });
+    return;
+  }
+  const bool alpha = slope != T(0);
+  const bool thresholded = threshold != T(0);
+  if (alpha && !c.has_max && !thresholded) {
+    fn(LeakyOp<T>{slope});
+    return;
+  }
+  WithBool(alpha, [&](auto a) {
+    WithBool(thresholded, [&](auto t) {
+      WithBool(c.has_max, [&](auto m) {
+        fn(KerasOp<T, decltype(a)::value, decltype(t)::value,
+                   decltype(m)::value>{slope, max_value, threshold});
+      });
+    });
+  });
+}
+
+// Truncates toward zero, saturating at the limits of signed I. No NaN.
+template <typename I>
+inline I SaturatingTrunc(double d) {
+  constexpr I kMin = std::numeric_limits<I>::min();
+  constexpr I kMax = std::numeric_limits<I>::max();
+  if constexpr (sizeof(I) < sizeof(int64_t)) {
+    d = d < static_cast<double>(kMin) ? static_cast<double>(kMin) : d;
+    d = d > static_cast<double>(kMax) ? static_cast<double>(kMax) : d;
+    return static_cast<I>(d);
+  } else {
+    constexpr double kLimit = 0x1p63;
+    return d >= kLimit ? kMax : (d <= -kLimit ? kMin : static_cast<I>(d));
+  }
+}
+
+template <typename I, bool kHasMax, bool kZeroSlope>
+struct IntOp {
+  I max_ceil;
+  I max_result;
+  I threshold_ceil;
+  bool identity_reachable;
+  double negative_slope;
+  double threshold;
+
+  I operator()(I x) const {
+    I negative = 0;
+    if constexpr (!kZeroSlope) {
+      negative = SaturatingTrunc<I>(negative_slope *
+                                    (static_cast<double>(x) - threshold));
+    }
+    I r = (identity_reachable & (x >= threshold_ceil)) ? x : negative;
+    if constexpr (kHasMax) r = x >= max_ceil ? max_result : r;
+    return r;
+  }
+};
+
+template <typename I>
+inline void RunInt(const IntConstants& c, const uint8_t* in, uint8_t* out,
+                   size_t count) {
+  WithBool(c.has_max, [&](auto has_max) {
+    // Unsigned types never take the slope: x < threshold gives a negative
+    // product, which saturates to 0.
+    WithBool(std::is_unsigned_v<I> || c.zero_slope, [&](auto zero_slope) {
+      if constexpr (std::is_signed_v<I> || decltype(zero_slope)::value) {
+        const IntOp<I, decltype(has_max)::value, decltype(zero_slope)::value>
+            op{static_cast<I>(c.max_ceil_bits),
+               static_cast<I>(c.max_result_bits),
+               static_cast<I>(c.threshold_ceil_bits),
+               c.identity_reachable,
+               c.negative_slope,
+               c.threshold};
+        Map<I>(in, out, count, op);
+      }
+    });
+  });
+}
+
+}  // namespace
+
+ACTIVATION_MULTIVERSION void ReluFloat32(const FloatConstants& c,
+                                         const uint8_t* in, uint8_t* out,
+                                         size_t count) {
+  WithFloatOp<float>(c,
+                     [&](const auto& op) { Map<float>(in, out, count, op); });
+}
+
+ACTIVATION_MULTIVERSION void ReluFloat64(const FloatConstants& c,
+                                         const uint8_t* in, uint8_t* out,
+                                         size_t count) {
+  WithFloatOp<double>(c,
+                      [&](const auto& op) { Map<double>(in, out, count, op); });
+}
+
+ACTIVATION_MULTIVERSION void ReluFloat16(const FloatConstants& c,
+                                         const uint8_t* in, uint8_t* out,
+                                         size_t count) {
+  WithFloatOp<float>(c, [&](const auto& op) {
+    Map<uint16_t>(in, out, count,
+                  HalfOp<false, std::decay_t<decltype(op)>>{op});
+  });
+}
+
+ACTIVATION_MULTIVERSION void ReluBFloat16(const FloatConstants& c,
+                                          const uint8_t* in, uint8_t* out,
+                                          size_t count) {
+  WithFloatOp<float>(c, [&](const auto& op) {
+    Map<uint16_t>(in, out, count, HalfOp<true, std::decay_t<decltype(op)>>{op});
+  });
+}
+
+#define ACTIVATION_DEFINE_INT_KERNEL(name, type)                              \
+  ACTIVATION_MULTIVERSION void name(const IntConstants& c, const uint8_t* in, \
+                                    uint8_t* out, size_t count) {             \
+    RunInt<type>(c, in, out, count);                                          \
+  }
+ACTIVATION_DEFINE_INT_KERNEL(ReluInt8, int8_t)
+ACTIVATION_DEFINE_INT_KERNEL(ReluInt16, int16_t)
+ACTIVATION_DEFINE_INT_KERNEL(ReluInt32, int32_t)
+ACTIVATION_DEFINE_INT_KERNEL(ReluInt64, int64_t)
+ACTIVATION_DEFINE_INT_KERNEL(ReluUInt8, uint8_t)
+ACTIVATION_DEFINE_INT_KERNEL(ReluUInt16, uint16_t)
+ACTIVATION_DEFINE_INT_KERNEL(ReluUInt32, uint32_t)
+ACTIVATION_DEFINE_INT_KERNEL(ReluUInt64, uint64_t)
+#undef ACTIVATION_DEFINE_INT_KERNEL
+
+void RunRelu(const ReluPlan& plan, const uint8_t* input, uint8_t* output,
+             size_t count) {
+  switch (plan.dtype) {
+    case DataType::kFloat32:
+      return ReluFloat32(plan.f, input, output, count);
+    case DataType::kFloat64:
+      return ReluFloat64(plan.f, input, output, count);
+    case DataType::kFloat16:
+      return ReluFloat16(plan.f, input, output, count);
+    case DataType::kBFloat16:
+      return ReluBFloat16(plan.f, input, output, count);
+    case DataType::kInt8:
+      return ReluInt8(plan.i, input, output, count);
+    case DataType::kInt16:
+      return ReluInt16(plan.i, input, output, count);
+    case DataType::kInt32:
+      return ReluInt32(plan.i, input, output, count);
+    case DataType::kInt64:
+      return ReluInt64(plan.i, input, output, count);
+    case DataType::kUInt8:
+      return ReluUInt8(plan.i, input, output, count);
+    case DataType::kUInt16:
+      return ReluUInt16(plan.i, input, output, count);
+    case DataType::kUInt32:
+      return ReluUInt32(plan.i, input, output, count);
+    case DataType::kUInt64:
+      return ReluUInt64(plan.i, input, output, count);
+  }
+}
+
+}  // namespace activation::core::internal

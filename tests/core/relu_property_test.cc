@@ -1,0 +1,414 @@
+// The engine against a plain scalar reference, written branch by branch from
+// docs/semantics.md, on random inputs full of NaN, infinities, signed zeros,
+// subnormals and values equal to the parameters.
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <optional>
+#include <random>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "core/dtype.h"
+#include "core/relu.h"
+#include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
+
+namespace activation::core {
+namespace {
+
+// ---- Reference rounding, independent of core/internal/bits.h ----
+
+uint16_t RefHalfFromDouble(double d) {
+  const _Float16 h = static_cast<_Float16>(d);  // one correct rounding
+  uint16_t b;
+  std::memcpy(&b, &h, sizeof(b));
+  return b;
+}
+
+float RefHalfToFloat(uint16_t b) {
+  _Float16 h;
+  std::memcpy(&h, &b, sizeof(h));
+  return static_cast<float>(h);
+}
+
+// Rounds a finite or infinite double to bfloat16 with ties to even.
+uint16_t RefBFloat16FromDouble(double d) {
+  if (std::isnan(d)) return 0x7FC0;
+  if (std::isinf(d) || d == 0.0) {
+    return static_cast<uint16_t>(std::signbit(d)
+                                     ? (std::isinf(d) ? 0xFF80 : 0x8000)
+                                     : (std::isinf(d) ? 0x7F80 : 0));
+  }
+  int exponent;
+  std::frexp(d, &exponent);
+  const int quantum_exp = std::max(exponent - 8, -133);
+  const double r =
+      std::ldexp(std::nearbyint(std::ldexp(d, -quantum_exp)), quantum_exp);
+  const float f = static_cast<float>(r);  // exact, or overflow to infinity
+  uint32_t bits;
+  std::memcpy(&bits, &f, sizeof(bits));
+  return static_cast<uint16_t>(bits >> 16);
+}
+
+float RefBFloat16ToFloat(uint16_t b) {
+  const uint32_t bits = static_cast<uint32_t>(b) << 16;
+  float f;
+  std::memcpy(&f, &bits, sizeof(f));
+  return f;
+}
+
+// ---- Reference ReLU ----
+
+template <typename T>
+T RefDocumented(T x, std::optional<T> max_value, T slope, T threshold) {
+  if (std::isnan(x)) return x;
+  if (max_value && x >= *max_value) return *max_value;
+  if (x >= threshold) return x;
+  if (slope == T(0)) return T(0);
+  return slope * (x - threshold);
+}
+
+template <typename T>
+T RefMax(T a, T b) {  // NaN from a; a on ties
+  if (std::isnan(a)) return a;
+  return a < b ? b : a;
+}
+template <typename T>
+T RefMin(T a, T b) {
+  if (std::isnan(a)) return a;
+  return b < a ? b : a;
+}
+
+template <typename T>
+T RefKeras(T x, std::optional<T> max_value, T alpha, T threshold) {
+  if (alpha != T(0) && !max_value && threshold == T(0)) {
+    return x > T(0) ? x : alpha * x;
+  }
+  T negative_part = 0;
+  if (alpha != T(0)) {
+    negative_part = RefMax(threshold != T(0) ? -x + threshold : -x, T(0));
+  }
+  T y;
+  if (threshold != T(0)) {
+    y = x * (x > threshold ? T(1) : T(0));
+  } else {
+    y = RefMax(x, T(0));
+  }
+  if (max_value) y = RefMin(RefMax(y, T(0)), *max_value);
+  if (alpha != T(0)) y -= alpha * negative_part;
+  return y;
+}
+
+// Rounds a parameter as the mode and dtype prescribe, then widens it to the
+// compute type exactly.
+double RefParam(double value, Mode mode, DataType dtype) {
+  if (mode == Mode::kKeras) value = static_cast<float>(value);
+  switch (dtype) {
+    case DataType::kFloat32:
+      return static_cast<float>(value);
+    case DataType::kFloat16:
+      return RefHalfToFloat(RefHalfFromDouble(value));
+    case DataType::kBFloat16:
+      return RefBFloat16ToFloat(RefBFloat16FromDouble(value));
+    default:
+      return value;
+  }
+}
+
+template <typename T>
+T RefFloat(T x, const ReluParams& p, DataType dtype) {
+  std::optional<T> max_value;
+  if (p.max_value)
+    max_value = static_cast<T>(RefParam(*p.max_value, p.mode, dtype));
+  const T slope = static_cast<T>(RefParam(p.negative_slope, p.mode, dtype));
+  const T threshold = static_cast<T>(RefParam(p.threshold, p.mode, dtype));
+  return p.mode == Mode::kKeras ? RefKeras(x, max_value, slope, threshold)
+                                : RefDocumented(x, max_value, slope, threshold);
+}
+
+uint16_t RefHalfType(uint16_t h, const ReluParams& p, DataType dtype) {
+  const bool bf16 = dtype == DataType::kBFloat16;
+  const float x = bf16 ? RefBFloat16ToFloat(h) : RefHalfToFloat(h);
+  if (std::isnan(x)) return h;
+  const float y = RefFloat<float>(x, p, dtype);
+  return bf16 ? RefBFloat16FromDouble(y) : RefHalfFromDouble(y);
+}
+
+// Integers: long double holds every int64 exactly, so comparisons are exact.
+template <typename I>
+I RefSaturate(long double v) {
+  v = std::trunc(v);
+  if (v <= static_cast<long double>(std::numeric_limits<I>::min())) {
+    return std::numeric_limits<I>::min();
+  }
+  if (v >= static_cast<long double>(std::numeric_limits<I>::max())) {
+    return std::numeric_limits<I>::max();
+  }
+  return static_cast<I>(v);
+}
+
+template <typename I>
+I RefInt(I x, const ReluParams& p) {
+  const long double lx = x;
+  if (p.max_value && lx >= *p.max_value) return RefSaturate<I>(*p.max_value);
+  if (lx >= p.threshold) return x;
+  return RefSaturate<I>(p.negative_slope *
+                        (static_cast<double>(x) - p.threshold));
+}
+
+// ---- Random inputs ----
+
+template <typename T>
+T RandomFloat(std::mt19937_64& rng, const ReluParams& p) {
+  std::uniform_int_distribution<int> kind(0, 19);
+  std::uniform_real_distribution<double> unit(-1.0, 1.0);
+  constexpr T kInf = std::numeric_limits<T>::infinity();
+  switch (kind(rng)) {
+    case 0: {  // NaN with a random payload and sign
+      T nan = std::numeric_limits<T>::quiet_NaN();
+      if (rng() % 2) nan = -nan;
+      return nan;
+    }
+    case 1:
+      return kInf;
+    case 2:
+      return -kInf;
+    case 3:
+      return T(0);
+    case 4:
+      return -T(0);
+    case 5:
+      return std::numeric_limits<T>::denorm_min() * T(rng() % 100);
+    case 6:
+      return -std::numeric_limits<T>::denorm_min() * T(rng() % 100);
+    case 7:
+      return static_cast<T>(p.threshold);
+    case 8:
+      return static_cast<T>(p.max_value.value_or(1.0));
+    case 9:
+      return static_cast<T>(unit(rng) * 1e30);
+    default:
+      return static_cast<T>(unit(rng) * 8.0);
+  }
+}
+
+template <typename I>
+I RandomInt(std::mt19937_64& rng, const ReluParams& p) {
+  switch (rng() % 6) {
+    case 0:
+      return std::numeric_limits<I>::min();
+    case 1:
+      return std::numeric_limits<I>::max();
+    case 2:
+      return static_cast<I>(std::clamp<double>(
+          std::ceil(p.threshold), std::numeric_limits<I>::min(),
+          static_cast<double>(std::numeric_limits<I>::max()) / 2));
+    case 3:
+      return static_cast<I>(static_cast<int64_t>(rng() % 21) - 10);
+    default:
+      return static_cast<I>(rng());
+  }
+}
+
+std::vector<ReluParams> ParamGrid(bool keras) {
+  std::vector<ReluParams> grid;
+  const std::vector<std::optional<double>> maxes = {std::nullopt, 0.0, 0.1,
+                                                    6.0,          2.5, 1e10};
+  for (const auto& max_value : maxes) {
+    for (double slope : {0.0, 0.2, 1.0, 2.5}) {
+      for (double threshold : {0.0, -0.7, 0.3, 3.5, 7.25, 1e-50}) {
+        ReluParams p;
+        p.max_value = max_value;
+        p.negative_slope = slope;
+        p.threshold = threshold;
+        p.mode = keras ? Mode::kKeras : Mode::kDocumented;
+        grid.push_back(p);
+      }
+    }
+  }
+  return grid;
+}
+
+std::string Describe(const ReluParams& p, DataType dtype) {
+  return absl::StrCat(
+      DataTypeName(dtype),
+      " mode=", p.mode == Mode::kKeras ? "KERAS" : "DOCUMENTED",
+      " max_value=", p.max_value ? absl::StrCat(*p.max_value) : "none",
+      " slope=", p.negative_slope, " threshold=", p.threshold);
+}
+
+template <typename T>
+bool IsNaNStored(T value, DataType dtype) {
+  if constexpr (std::is_floating_point_v<T>) {
+    return std::isnan(value);
+  } else if constexpr (std::is_same_v<T, uint16_t>) {
+    if (dtype == DataType::kFloat16) return std::isnan(RefHalfToFloat(value));
+    if (dtype == DataType::kBFloat16) {
+      return std::isnan(RefBFloat16ToFloat(value));
+    }
+  }
+  return false;
+}
+
+// Bit-exact, except that KERAS mode promises NaN but not which NaN (x86 and
+// TensorFlow's kernels may differ in sign and payload).
+template <typename T>
+bool SameResult(T expected, T actual, Mode mode, DataType dtype) {
+  if (mode == Mode::kKeras && IsNaNStored(expected, dtype)) {
+    return IsNaNStored(actual, dtype);
+  }
+  return std::memcmp(&expected, &actual, sizeof(T)) == 0;
+}
+
+template <typename Stored>
+void CheckDtype(DataType dtype, const std::vector<ReluParams>& grid,
+                Stored (*make)(std::mt19937_64&, const ReluParams&),
+                Stored (*reference)(Stored, const ReluParams&, DataType)) {
+  std::mt19937_64 rng(static_cast<uint64_t>(dtype) * 7919);
+  const std::vector<size_t> sizes = {0,  1,  2,  3,  7,   15,  16,  17,   31,
+                                     33, 63, 64, 65, 127, 129, 255, 1000, 4099};
+  for (const ReluParams& p : grid) {
+    SCOPED_TRACE(Describe(p, dtype));
+    for (size_t size : sizes) {
+      for (size_t misalign : {0, 1, 3}) {
+        std::vector<Stored> values(size);
+        for (Stored& v : values) v = make(rng, p);
+        // Raw byte buffers offset by `misalign`, so loads are unaligned.
+        std::vector<uint8_t> in(size * sizeof(Stored) + 8);
+        std::vector<uint8_t> out(in.size(), 0xAB);
+        if (size > 0) {
+          std::memcpy(in.data() + misalign, values.data(),
+                      size * sizeof(Stored));
+        }
+        ASSERT_OK(
+            Relu(p, dtype, in.data() + misalign, out.data() + misalign, size));
+        for (size_t i = 0; i < size; ++i) {
+          Stored actual;
+          std::memcpy(&actual, out.data() + misalign + i * sizeof(Stored),
+                      sizeof(Stored));
+          const Stored expected = reference(values[i], p, dtype);
+          ASSERT_TRUE(SameResult(expected, actual, p.mode, dtype))
+              << "size " << size << " index " << i << " input " << +values[i]
+              << " expected " << +expected << " actual " << +actual;
+        }
+        // In place gives the same bytes as out of place.
+        ASSERT_OK(
+            Relu(p, dtype, in.data() + misalign, in.data() + misalign, size));
+        ASSERT_EQ(std::memcmp(in.data() + misalign, out.data() + misalign,
+                              size * sizeof(Stored)),
+                  0)
+            << "size " << size;
+      }
+    }
+  }
+}
+
+template <typename T>
+T MakeFloat(std::mt19937_64& rng, const ReluParams& p) {
+  return RandomFloat<T>(rng, p);
+}
+template <typename T>
+T RefFloatStored(T x, const ReluParams& p, DataType dtype) {
+  return RefFloat<T>(x, p, dtype);
+}
+
+uint16_t MakeHalf(std::mt19937_64& rng, const ReluParams& p) {
+  if (rng() % 4 == 0) return static_cast<uint16_t>(rng());  // any pattern
+  return RefHalfFromDouble(RandomFloat<float>(rng, p));
+}
+uint16_t MakeBFloat16(std::mt19937_64& rng, const ReluParams& p) {
+  if (rng() % 4 == 0) return static_cast<uint16_t>(rng());
+  return RefBFloat16FromDouble(RandomFloat<float>(rng, p));
+}
+
+template <typename I>
+I MakeInt(std::mt19937_64& rng, const ReluParams& p) {
+  return RandomInt<I>(rng, p);
+}
+template <typename I>
+I RefIntStored(I x, const ReluParams& p, DataType) {
+  return RefInt<I>(x, p);
+}
+
+TEST(ReluPropertyTest, Float32MatchesReferenceInBothModes) {
+  for (bool keras : {false, true}) {
+    CheckDtype<float>(DataType::kFloat32, ParamGrid(keras), MakeFloat<float>,
+                      RefFloatStored<float>);
+  }
+}
+
+TEST(ReluPropertyTest, Float64MatchesReferenceInBothModes) {
+  for (bool keras : {false, true}) {
+    CheckDtype<double>(DataType::kFloat64, ParamGrid(keras), MakeFloat<double>,
+                       RefFloatStored<double>);
+  }
+}
+
+TEST(ReluPropertyTest, Float16MatchesReferenceInBothModes) {
+  for (bool keras : {false, true}) {
+    CheckDtype<uint16_t>(DataType::kFloat16, ParamGrid(keras), MakeHalf,
+                         RefHalfType);
+  }
+}
+
+TEST(ReluPropertyTest, BFloat16MatchesReferenceInBothModes) {
+  for (bool keras : {false, true}) {
+    CheckDtype<uint16_t>(DataType::kBFloat16, ParamGrid(keras), MakeBFloat16,
+                         RefHalfType);
+  }
+}
+
+TEST(ReluPropertyTest, SignedIntegersMatchReference) {
+  const auto grid = ParamGrid(false);
+  CheckDtype<int8_t>(DataType::kInt8, grid, MakeInt<int8_t>,
+                     RefIntStored<int8_t>);
+  CheckDtype<int16_t>(DataType::kInt16, grid, MakeInt<int16_t>,
+                      RefIntStored<int16_t>);
+  CheckDtype<int32_t>(DataType::kInt32, grid, MakeInt<int32_t>,
+                      RefIntStored<int32_t>);
+  CheckDtype<int64_t>(DataType::kInt64, grid, MakeInt<int64_t>,
+                      RefIntStored<int64_t>);
+}
+
+TEST(ReluPropertyTest, UnsignedIntegersMatchReference) {
+  const auto grid = ParamGrid(false);
+  CheckDtype<uint8_t>(DataType::kUInt8, grid, MakeInt<uint8_t>,
+                      RefIntStored<uint8_t>);
+  CheckDtype<uint16_t>(DataType::kUInt16, grid, MakeInt<uint16_t>,
+                       RefIntStored<uint16_t>);
+  CheckDtype<uint32_t>(DataType::kUInt32, grid, MakeInt<uint32_t>,
+                       RefIntStored<uint32_t>);
+  CheckDtype<uint64_t>(DataType::kUInt64, grid, MakeInt<uint64_t>,
+                       RefIntStored<uint64_t>);
+}
+
+TEST(ReluPropertyTest, IntegersHandleParametersBeyondTheirRange) {
+  // threshold above every int8: all elements take the slope, saturating.
+  ReluParams p;
+  p.threshold = 1000.0;
+  p.negative_slope = 0.5;
+  p.max_value = 2000.0;
+  const std::vector<int8_t> in = {-128, -1, 0, 1, 127};
+  std::vector<int8_t> out(in.size());
+  ASSERT_OK(Relu(p, DataType::kInt8, in.data(), out.data(), in.size()));
+  for (size_t i = 0; i < in.size(); ++i) {
+    EXPECT_EQ(out[i], RefInt<int8_t>(in[i], p)) << +in[i];
+  }
+  EXPECT_EQ(out[4], -128);  // 0.5 * (127 - 1000) = -436.5 saturates
+  // threshold below every uint64: identity everywhere.
+  p = ReluParams();
+  p.threshold = -1e30;
+  const std::vector<uint64_t> big = {0, 1,
+                                     std::numeric_limits<uint64_t>::max()};
+  std::vector<uint64_t> big_out(big.size());
+  ASSERT_OK(Relu(p, DataType::kUInt64, big.data(), big_out.data(), big.size()));
+  EXPECT_EQ(big_out, big);
+}
+
+}  // namespace
+}  // namespace activation::core
