@@ -39,11 +39,11 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(
 }
 
 Engine::Engine(const EngineOptions& options, std::unique_ptr<Arena> arena)
-    : options_(options), arena_(std::move(arena)) {}
+    : options_(options),
+      arena_(std::move(arena)),
+      concurrency_(arena_->arena.max_concurrency()) {}
 
 Engine::~Engine() = default;
-
-int Engine::concurrency() const { return arena_->arena.max_concurrency(); }
 
 absl::Status Engine::Relu(const ReluParams& params, DataType dtype,
                           const void* input, void* output, size_t count,

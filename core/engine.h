@@ -47,7 +47,7 @@ class Engine {
                     const CancelCheck& cancelled = nullptr) const;
 
   // The number of threads that may work on one call.
-  int concurrency() const;
+  int concurrency() const { return concurrency_; }
   size_t grain_elements() const { return options_.grain_elements; }
 
  private:
@@ -57,6 +57,7 @@ class Engine {
 
   const EngineOptions options_;
   std::unique_ptr<Arena> arena_;
+  const int concurrency_;
 };
 
 }  // namespace activation::core

@@ -8,11 +8,16 @@
 // never read floating-point exception flags) and -ffp-contract=off (a fused
 // multiply-add would round differently from TensorFlow).
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <limits>
 #include <type_traits>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include "core/internal/bits.h"
 #include "core/internal/relu_plan.h"
@@ -41,6 +46,12 @@ inline void Store(uint8_t* p, size_t i, T value) {
   std::memcpy(p + i * sizeof(T), &value, sizeof(T));
 }
 
+template <typename T, typename Op>
+inline void MapOutOfPlace(const uint8_t* __restrict in, uint8_t* __restrict out,
+                          size_t count, const Op& op) {
+  for (size_t i = 0; i < count; ++i) Store<T>(out, i, op(Load<T>(in, i)));
+}
+
 // Two loops rather than one so that GCC knows, in each, whether the pointers
 // alias: the in-place loop reads and writes through the same pointer.
 template <typename T, typename Op>
@@ -51,9 +62,22 @@ inline void Map(const uint8_t* input, uint8_t* output, size_t count,
     for (size_t i = 0; i < count; ++i) Store<T>(data, i, op(Load<T>(data, i)));
     return;
   }
-  const uint8_t* __restrict in = input;
-  uint8_t* __restrict out = output;
-  for (size_t i = 0; i < count; ++i) Store<T>(out, i, op(Load<T>(in, i)));
+  // Stores that straddle cache lines cost more than loads that do: peel
+  // elements until the output is 64-byte aligned, then tell GCC so. (With
+  // output and input 16 bytes apart mod 32, this is 1.25x faster in cache.)
+  const auto address = reinterpret_cast<uintptr_t>(output);
+  if (address % sizeof(T) != 0) {  // can never be aligned
+    MapOutOfPlace<T>(input, output, count, op);
+    return;
+  }
+  const size_t head = std::min(count, (-address % 64) / sizeof(T));
+  MapOutOfPlace<T>(input, output, head, op);
+  const size_t done = head * sizeof(T);
+  if (head == count) return;
+  MapOutOfPlace<T>(
+      input + done,
+      static_cast<uint8_t*>(__builtin_assume_aligned(output + done, 64)),
+      count - head, op);
 }
 
 template <typename Fn>
@@ -238,9 +262,9 @@ ACTIVATION_MULTIVERSION void ReluFloat64(const FloatConstants& c,
                       [&](const auto& op) { Map<double>(in, out, count, op); });
 }
 
-ACTIVATION_MULTIVERSION void ReluFloat16(const FloatConstants& c,
-                                         const uint8_t* in, uint8_t* out,
-                                         size_t count) {
+ACTIVATION_MULTIVERSION void ReluFloat16Portable(const FloatConstants& c,
+                                                 const uint8_t* in,
+                                                 uint8_t* out, size_t count) {
   WithFloatOp<float>(c, [&](const auto& op) {
     Map<uint16_t>(in, out, count,
                   HalfOp<false, std::decay_t<decltype(op)>>{op});
@@ -270,6 +294,69 @@ ACTIVATION_DEFINE_INT_KERNEL(ReluUInt32, uint32_t)
 ACTIVATION_DEFINE_INT_KERNEL(ReluUInt64, uint64_t)
 #undef ACTIVATION_DEFINE_INT_KERNEL
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#define ACTIVATION_F16C_TARGET __attribute__((target("avx2,f16c")))
+
+bool CpuHasF16C() {
+  static const bool has =
+      __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+  return has;
+}
+
+namespace {
+
+// `count` is a multiple of 8.
+ACTIVATION_F16C_TARGET void WidenHalves(const uint16_t* in, float* out,
+                                        size_t count) {
+  for (size_t i = 0; i < count; i += 8) {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i));
+    _mm256_storeu_ps(out + i, _mm256_cvtph_ps(h));
+  }
+}
+
+ACTIVATION_F16C_TARGET void NarrowToHalves(const float* in, uint16_t* out,
+                                           size_t count) {
+  for (size_t i = 0; i < count; i += 8) {
+    const __m128i h =
+        _mm256_cvtps_ph(_mm256_loadu_ps(in + i), _MM_FROUND_TO_NEAREST_INT);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), h);
+  }
+}
+
+}  // namespace
+
+// FLOAT16 with the F16C conversions: each block of elements is widened into
+// a float32 buffer in L1, run through the float32 op, and narrowed back.
+ACTIVATION_F16C_TARGET __attribute__((flatten)) void ReluFloat16F16C(
+    const FloatConstants& c, const uint8_t* in, uint8_t* out, size_t count) {
+  constexpr size_t kBlock = 512;
+  WithFloatOp<float>(c, [&](const auto& op) {
+    alignas(32) uint16_t halves[kBlock];
+    alignas(32) float floats[kBlock];
+    alignas(32) uint16_t results[kBlock];
+    for (size_t start = 0; start < count; start += kBlock) {
+      const size_t n = std::min(kBlock, count - start);
+      const size_t padded = (n + 7) & ~size_t{7};
+      std::memcpy(halves, in + start * 2, n * 2);
+      std::fill(halves + n, halves + padded, uint16_t{0});
+      WidenHalves(halves, floats, padded);
+      for (size_t i = 0; i < padded; ++i) floats[i] = op(floats[i]);
+      NarrowToHalves(floats, results, padded);
+      for (size_t i = 0; i < n; ++i) {
+        results[i] = IsHalfNaN(halves[i]) ? halves[i] : results[i];
+      }
+      std::memcpy(out + start * 2, results, n * 2);
+    }
+  });
+}
+#else
+bool CpuHasF16C() { return false; }
+void ReluFloat16F16C(const FloatConstants& c, const uint8_t* in, uint8_t* out,
+                     size_t count) {
+  ReluFloat16Portable(c, in, out, count);
+}
+#endif
+
 void RunRelu(const ReluPlan& plan, const uint8_t* input, uint8_t* output,
              size_t count) {
   switch (plan.dtype) {
@@ -278,7 +365,8 @@ void RunRelu(const ReluPlan& plan, const uint8_t* input, uint8_t* output,
     case DataType::kFloat64:
       return ReluFloat64(plan.f, input, output, count);
     case DataType::kFloat16:
-      return ReluFloat16(plan.f, input, output, count);
+      return CpuHasF16C() ? ReluFloat16F16C(plan.f, input, output, count)
+                          : ReluFloat16Portable(plan.f, input, output, count);
     case DataType::kBFloat16:
       return ReluBFloat16(plan.f, input, output, count);
     case DataType::kInt8:

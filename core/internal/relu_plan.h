@@ -58,6 +58,14 @@ absl::Status CheckBuffers(const void* input, void* output, size_t bytes);
 void RunRelu(const ReluPlan& plan, const uint8_t* input, uint8_t* output,
              size_t count);
 
+// The two FLOAT16 kernels RunRelu picks from; they give identical bytes.
+// ReluFloat16F16C may only run where CpuHasF16C() is true.
+bool CpuHasF16C();
+void ReluFloat16Portable(const FloatConstants& c, const uint8_t* input,
+                         uint8_t* output, size_t count);
+void ReluFloat16F16C(const FloatConstants& c, const uint8_t* input,
+                     uint8_t* output, size_t count);
+
 }  // namespace activation::core::internal
 
 #endif  // ACTIVATION_CORE_INTERNAL_RELU_PLAN_H_

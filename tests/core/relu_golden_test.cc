@@ -61,6 +61,7 @@ using UIntOf = std::conditional_t<
     std::conditional_t<sizeof(T) == 4, uint32_t,
                        std::conditional_t<sizeof(T) == 2, uint16_t, uint8_t>>>;
 
+// Returns the bit pattern of `value`, zero-extended.
 template <typename T>
 uint64_t BitsOf(T value) {
   UIntOf<T> bits;
@@ -68,6 +69,7 @@ uint64_t BitsOf(T value) {
   return bits;
 }
 
+// Returns the T whose bit pattern is `bits`.
 template <typename T>
 T FromBits(UIntOf<T> bits) {
   T value;
@@ -75,16 +77,17 @@ T FromBits(UIntOf<T> bits) {
   return value;
 }
 
-// Returns true when `value`, an element of `dtype`, is a NaN.
+// Return true when `value`, an element of `dtype`, is a NaN.
+bool IsNan(float value, DataType) { return std::isnan(value); }
+bool IsNan(double value, DataType) { return std::isnan(value); }
+bool IsNan(uint16_t bits, DataType dtype) {
+  if (dtype == DataType::kFloat16) return std::isnan(HalfToFloat(bits));
+  if (dtype == DataType::kBFloat16) return std::isnan(BFloat16ToFloat(bits));
+  return false;  // UINT16.
+}
 template <typename T>
-bool IsNan(T value, DataType dtype) {
-  if constexpr (std::is_floating_point_v<T>) {
-    return std::isnan(value);
-  } else if constexpr (std::is_same_v<T, uint16_t>) {
-    if (dtype == DataType::kFloat16) return std::isnan(HalfToFloat(value));
-    if (dtype == DataType::kBFloat16) return std::isnan(BFloat16ToFloat(value));
-  }
-  return false;
+bool IsNan(T, DataType) {
+  return false;  // The other integer types.
 }
 
 // Runs Relu on `input` copied `byte_offset` bytes into a fresh buffer, and
@@ -103,6 +106,8 @@ std::vector<T> Apply(const ReluParams& params, DataType dtype,
   return output;
 }
 
+// Expects `actual` to equal `expected` bit for bit, except that an expected
+// NaN matches any NaN under NanMatch::kAnyNan.
 template <typename T>
 void ExpectSameElements(const std::vector<T>& actual,
                         const std::vector<T>& expected, DataType dtype,
@@ -271,7 +276,9 @@ TEST(ReluGoldenTest, PartiallyOverlappingBuffersAreRejected) {
 
 TEST(ReluGoldenTest, InPlaceMatchesOutOfPlace) {
   std::vector<float> input;
-  for (int i = 0; i < 67; ++i) input.push_back(0.37f * (i - 33));
+  for (int i = 0; i < 67; ++i) {
+    input.push_back(0.37f * static_cast<float>(i - 33));
+  }
   input.insert(input.end(), {-0.0f, kInfF, -kInfF, kDenormF, 6.0f, 0.5f});
   for (const ReluParams& params :
        {Documented(6.0, 0.1, 0.5), Keras(6.0, 0.1, 0.5), Keras(kNoMax, 0.1, 0),
@@ -568,7 +575,7 @@ TEST(ReluGoldenTest, KerasRoundsParamsToFloat32First) {
   ExpectReluF32AndF64(Keras(kNoMax, 1e-50, 0), {-1, -0.0}, {0, -0.0});
 }
 
-TEST(ReluGoldenTest, KerasFloat16) {
+TEST(ReluGoldenTest, KerasFloat16RoundsParamsToHalfAndComparesStrictly) {
   const DataType f16 = DataType::kFloat16;
   ExpectRelu<uint16_t>(Keras(0.1, 0, 0), f16,
                        {0x3C00, 0x2E66, 0x2E65, 0xBC00, 0x8000},
@@ -583,7 +590,7 @@ TEST(ReluGoldenTest, KerasFloat16) {
                        {0xB666, 0x0000, 0x4000});
 }
 
-TEST(ReluGoldenTest, KerasBFloat16) {
+TEST(ReluGoldenTest, KerasBFloat16RoundsParamsAndComparesStrictly) {
   const DataType bf16 = DataType::kBFloat16;
   ExpectRelu<uint16_t>(Keras(0.1, 0, 0), bf16, {0x3F80, 0x3DCD, 0x3DCC, 0xBF80},
                        {0x3DCD, 0x3DCD, 0x3DCC, 0x0000});

@@ -1,0 +1,174 @@
+// ReLU throughput against memcpy over the same bytes.
+//
+//   build/bench/relu_bench --benchmark_min_time=0.2
+//
+// Reports bytes/s of input processed. "threads:0" means all cores; memcpy
+// with threads > 1 splits the copy over a TBB arena of the same size, so
+// every ReLU row has a memcpy row doing the same data movement.
+
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "benchmark/benchmark.h"
+#include "core/dtype.h"
+#include "core/engine.h"
+#include "core/relu.h"
+#include "tbb/blocked_range.h"
+#include "tbb/info.h"
+#include "tbb/parallel_for.h"
+#include "tbb/task_arena.h"
+
+namespace activation::core {
+namespace {
+
+constexpr int64_t kMinElements = 1 << 10;
+constexpr int64_t kMaxElements = 1 << 26;
+
+// A page-touched buffer of random bytes that decode to a mix of negative and
+// positive elements.
+std::vector<uint8_t> RandomBytes(size_t bytes) {
+  std::vector<uint8_t> data(bytes);
+  std::mt19937 rng(1);
+  for (size_t i = 0; i < bytes; i += 4) {
+    const uint32_t r = rng();
+    std::memcpy(data.data() + i, &r, std::min<size_t>(4, bytes - i));
+  }
+  return data;
+}
+
+int Threads(const benchmark::State& state) {
+  const int threads = static_cast<int>(state.range(1));
+  return threads == 0 ? tbb::info::default_concurrency() : threads;
+}
+
+void SetCounters(benchmark::State& state, size_t bytes) {
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) *
+                          static_cast<int64_t>(bytes));
+  state.counters["threads"] = Threads(state);
+}
+
+void BM_Memcpy(benchmark::State& state, size_t item_size) {
+  const size_t bytes = static_cast<size_t>(state.range(0)) * item_size;
+  const std::vector<uint8_t> in = RandomBytes(bytes);
+  std::vector<uint8_t> out(bytes, 1);
+  tbb::task_arena arena(Threads(state));
+  const size_t grain = EngineOptions().grain_elements * item_size;
+  for (auto _ : state) {
+    if (Threads(state) == 1 || bytes <= grain) {
+      std::memcpy(out.data(), in.data(), bytes);
+    } else {
+      arena.execute([&] {
+        tbb::parallel_for(tbb::blocked_range<size_t>(0, bytes, grain),
+                          [&](const tbb::blocked_range<size_t>& r) {
+                            std::memcpy(out.data() + r.begin(),
+                                        in.data() + r.begin(), r.size());
+                          },
+                          tbb::simple_partitioner());
+      });
+    }
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  SetCounters(state, bytes);
+}
+
+void BM_Relu(benchmark::State& state, DataType dtype, bool in_place,
+             double negative_slope = 0.1) {
+  const size_t count = static_cast<size_t>(state.range(0));
+  const size_t bytes = count * ItemSize(dtype);
+  std::vector<uint8_t> in = RandomBytes(bytes);
+  std::vector<uint8_t> out(bytes, 1);
+  EngineOptions options;
+  options.threads = static_cast<int>(state.range(1));
+  auto engine = Engine::Create(options);
+  ReluParams params;
+  params.max_value = 6.0;
+  params.negative_slope = negative_slope;
+  for (auto _ : state) {
+    uint8_t* dst = in_place ? in.data() : out.data();
+    if (!(*engine)->Relu(params, dtype, in.data(), dst, count).ok()) {
+      state.SkipWithError("Relu failed");
+      break;
+    }
+    benchmark::DoNotOptimize(dst);
+    benchmark::ClobberMemory();
+  }
+  SetCounters(state, bytes);
+}
+
+// The serial loop itself, without the engine: the floor for small tensors.
+void BM_ReluSerialLoop(benchmark::State& state) {
+  const size_t count = static_cast<size_t>(state.range(0));
+  std::vector<uint8_t> in = RandomBytes(count * 4);
+  std::vector<uint8_t> out(in.size(), 1);
+  ReluParams params;
+  params.max_value = 6.0;
+  params.negative_slope = 0.1;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(
+        Relu(params, DataType::kFloat32, in.data(), out.data(), count));
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) *
+                          static_cast<int64_t>(in.size()));
+}
+
+// FLOAT32 out of place over all cores at a fixed size, for several grains.
+void BM_GrainSweep(benchmark::State& state) {
+  const size_t count = static_cast<size_t>(state.range(0));
+  std::vector<uint8_t> in = RandomBytes(count * 4);
+  std::vector<uint8_t> out(in.size(), 1);
+  EngineOptions options;
+  options.grain_elements = static_cast<size_t>(state.range(1));
+  auto engine = Engine::Create(options);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(
+        (*engine)->Relu(ReluParams(), DataType::kFloat32, in.data(),
+                        out.data(), count));
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) *
+                          static_cast<int64_t>(in.size()));
+}
+
+void SizesAndThreads(benchmark::internal::Benchmark* b) {
+  for (int threads : {1, 0}) {
+    for (int64_t n = kMinElements; n <= kMaxElements; n *= 4) {
+      b->Args({n, threads});
+    }
+  }
+  b->UseRealTime();
+}
+
+BENCHMARK_CAPTURE(BM_Memcpy, float32_bytes, 4)->Apply(SizesAndThreads);
+BENCHMARK_CAPTURE(BM_Relu, float32_out_of_place, DataType::kFloat32, false)
+    ->Apply(SizesAndThreads);
+BENCHMARK_CAPTURE(BM_Relu, float32_in_place, DataType::kFloat32, true)
+    ->Apply(SizesAndThreads);
+BENCHMARK_CAPTURE(BM_Memcpy, float16_bytes, 2)->Apply(SizesAndThreads);
+BENCHMARK_CAPTURE(BM_Relu, float16_out_of_place, DataType::kFloat16, false)
+    ->Apply(SizesAndThreads);
+BENCHMARK_CAPTURE(BM_Relu, float16_in_place, DataType::kFloat16, true)
+    ->Apply(SizesAndThreads);
+BENCHMARK_CAPTURE(BM_Memcpy, int8_bytes, 1)->Apply(SizesAndThreads);
+BENCHMARK_CAPTURE(BM_Relu, int8_out_of_place, DataType::kInt8, false)
+    ->Apply(SizesAndThreads);
+BENCHMARK_CAPTURE(BM_Relu, int8_in_place, DataType::kInt8, true)
+    ->Apply(SizesAndThreads);
+// Signed integers with a slope evaluate the lower branch in double.
+BENCHMARK_CAPTURE(BM_Relu, int8_out_of_place_slope0, DataType::kInt8, false,
+                  0.0)
+    ->Apply(SizesAndThreads);
+BENCHMARK(BM_ReluSerialLoop)->RangeMultiplier(4)->Range(256, 1 << 18);
+BENCHMARK(BM_GrainSweep)
+    ->ArgsProduct({{1 << 16, 1 << 18, 1 << 20, 1 << 22},
+                   {1 << 12, 1 << 14, 1 << 16, 1 << 18, 1 << 20}})
+    ->UseRealTime();
+
+}  // namespace
+}  // namespace activation::core
+
+BENCHMARK_MAIN();
