@@ -19,6 +19,10 @@ for pkg in "${packages[@]}"; do
     missing+=("$pkg")
   fi
 done
+# Node.js runs the Node example (tests/interop); any packaged version will do,
+# so only install it when the commands are missing.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 
 echo "install-deps: installing ${missing[*]}" >&2

@@ -26,6 +26,7 @@ const TIMEOUT_MS = 10000;
 const PARAMS = { max_value: 6, negative_slope: 0.1, threshold: 0 };
 
 const deadline = () => Date.now() + TIMEOUT_MS;
+const fmt = (values) => `[${Array.from(values, (v) => Number(v.toPrecision(7))).join(', ')}]`;
 const sameShape = (a, b) => a.length === b.length && a.every((d, i) => Number(d) === b[i]);
 
 /** Returns DOCUMENTED-mode ReLU of float32 values xs, evaluated in float32. */
@@ -91,13 +92,13 @@ const checks = {
   async relu_raw_data(client) {
     const x = [-3, -0.5, 0, 1.5, 6, 7.25];
     const resp = await unary(client, request(x, [2, 3]));
-    return `[${x}] -> [${checkOutput(resp.output, x, [2, 3], 'raw_data')}]`;
+    return `${fmt(x)} -> ${fmt(checkOutput(resp.output, x, [2, 3], 'raw_data'))}`;
   },
 
   async relu_float_data(client) {
     const x = Array.from(Float32Array.from([-2, -0.25, 0.5, 5.999, 6, 100]));
     const resp = await unary(client, request(x, [6], 'float_data'));
-    return `[${x}] -> [${checkOutput(resp.output, x, [6], 'float_data')}]`;
+    return `${fmt(x)} -> ${fmt(checkOutput(resp.output, x, [6], 'float_data'))}`;
   },
 
   async relu_stream(client) {
@@ -125,11 +126,15 @@ const checks = {
         throw new Error(`response ${k}: ${e.message}`);
       }
     });
-    return `${responses.length} responses in order, shapes ${JSON.stringify(shapes)}`;
+    const shapeList = JSON.stringify(shapes).replace(/,/g, ', ');
+    return `${responses.length} responses in order, shapes ${shapeList}`;
   },
 
   async invalid_argument(client) {
-    const bad = { input: { dtype: 'DATA_TYPE_FLOAT32', shape: [2, 2], raw_data: Buffer.alloc(12) } };
+    // 12 bytes where a [2, 2] FLOAT32 tensor needs 16.
+    const bad = {
+      input: { dtype: 'DATA_TYPE_FLOAT32', shape: [2, 2], raw_data: Buffer.alloc(12) },
+    };
     try {
       await unary(client, bad);
     } catch (err) {
@@ -174,8 +179,8 @@ async function main() {
       console.log(`PASS ${name}: ${await check(client)}`);
     } catch (err) {
       failed += 1;
-      const status = err.code !== undefined ? `${grpc.status[err.code]}: ${err.details}` : err.message;
-      console.log(`FAIL ${name}: ${status}`);
+      const why = err.code !== undefined ? `${grpc.status[err.code]}: ${err.details}` : err.message;
+      console.log(`FAIL ${name}: ${why}`);
     }
   }
   client.close();

@@ -124,6 +124,7 @@ class Checks:
         return f"{len(responses)} responses in order, shapes {shapes}"
 
     def invalid_argument(self):
+        # 12 bytes where a [2, 2] FLOAT32 tensor needs 16.
         bad = self.pb.ReluRequest(input=self.pb.Tensor(
             dtype=self.pb.DATA_TYPE_FLOAT32, shape=[2, 2], raw_data=bytes(12)))
         try:

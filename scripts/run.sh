@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs activation_server in the foreground on 127.0.0.1:50051, after
+# installing missing dependencies and building Release. Extra arguments go to
+# the server (see --help), e.g. scripts/run.sh --server_model=callback.
+# Ctrl-C drains and stops it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j "$(nproc)" --target activation_server activation_client 2>/dev/null \
+  || cmake --build build -j "$(nproc)" --target activation_server
+exec build/server/activation_server --address=127.0.0.1:50051 "$@"

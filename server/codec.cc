@@ -1,0 +1,146 @@
+#include "server/codec.h"
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace activation::server {
+namespace {
+
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+              "raw_data is little-endian; the codec views it in place");
+
+std::string ShapeString(const v1::Tensor& tensor) {
+  return absl::StrCat("[", absl::StrJoin(tensor.shape(), ","), "]");
+}
+
+absl::StatusOr<core::DataType> DecodeDataType(const v1::Tensor& tensor) {
+  const int value = tensor.dtype();
+  if (value == v1::DATA_TYPE_UNSPECIFIED) {
+    return absl::InvalidArgumentError(
+        "input.dtype must be set, got DATA_TYPE_UNSPECIFIED");
+  }
+  if (!core::IsValidDataType(value)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("input.dtype must be a known DataType, got ", value));
+  }
+  return static_cast<core::DataType>(value);
+}
+
+// Returns product(shape). A product that overflows 64 bits describes no
+// tensor (InvalidArgument); one over `max_elements` is ResourceExhausted.
+absl::StatusOr<uint64_t> ElementCount(const v1::Tensor& tensor,
+                                      uint64_t max_elements) {
+  bool empty = false;
+  for (int i = 0; i < tensor.shape_size(); ++i) {
+    if (tensor.shape(i) < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "input.shape[", i, "] must be >= 0, got ", tensor.shape(i)));
+    }
+    empty = empty || tensor.shape(i) == 0;
+  }
+  if (empty) return 0;
+  uint64_t count = 1;
+  for (int64_t dim : tensor.shape()) {
+    if (__builtin_mul_overflow(count, static_cast<uint64_t>(dim), &count)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "input.shape ", ShapeString(tensor), " has more than 2^64 elements"));
+    }
+  }
+  if (count > max_elements) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("input.shape ", ShapeString(tensor), " has ", count,
+                     " elements; this server accepts at most ", max_elements,
+                     " (--max_elements)"));
+  }
+  return count;
+}
+
+absl::Status CheckPayload(const v1::Tensor& tensor, core::DataType dtype,
+                          uint64_t count) {
+  const bool has_raw = !tensor.raw_data().empty();
+  const bool has_floats = tensor.float_data_size() > 0;
+  if (has_raw && has_floats) {
+    return absl::InvalidArgumentError(
+        "input.raw_data and input.float_data are both set; set one");
+  }
+  if (has_floats) {
+    if (dtype != core::DataType::kFloat32) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("input.float_data is for FLOAT32 only, got ",
+                       core::DataTypeName(dtype), "; use input.raw_data"));
+    }
+    if (static_cast<uint64_t>(tensor.float_data_size()) != count) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "input.float_data has ", tensor.float_data_size(), " values; shape ",
+          ShapeString(tensor), " needs ", count));
+    }
+    return absl::OkStatus();
+  }
+  const uint64_t needed = count * core::ItemSize(dtype);
+  if (tensor.raw_data().size() != needed) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("input.raw_data has ", tensor.raw_data().size(),
+                     " bytes; shape ", ShapeString(tensor), " of ",
+                     core::DataTypeName(dtype), " needs ", needed));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<core::ReluParams> DecodeParams(const v1::ReluParams& wire,
+                                              core::DataType dtype) {
+  core::ReluParams params;
+  if (wire.has_max_value()) params.max_value = wire.max_value();
+  params.negative_slope = wire.negative_slope();
+  params.threshold = wire.threshold();
+  switch (wire.mode()) {
+    case v1::MODE_UNSPECIFIED:
+    case v1::MODE_DOCUMENTED:
+      params.mode = core::Mode::kDocumented;
+      break;
+    case v1::MODE_KERAS:
+      params.mode = core::Mode::kKeras;
+      break;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("params.mode must be a known Mode, got ", wire.mode()));
+  }
+  if (absl::Status s = core::ValidateReluParams(params, dtype); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("params.", s.message()));
+  }
+  return params;
+}
+
+}  // namespace
+
+absl::StatusOr<DecodedRequest> DecodeRequest(const v1::ReluRequest& request,
+                                             uint64_t max_elements) {
+  if (!request.has_input()) {
+    return absl::InvalidArgumentError("input must be set");
+  }
+  const v1::Tensor& input = request.input();
+  absl::StatusOr<core::DataType> dtype = DecodeDataType(input);
+  if (!dtype.ok()) return dtype.status();
+  absl::StatusOr<uint64_t> count = ElementCount(input, max_elements);
+  if (!count.ok()) return count.status();
+  if (absl::Status s = CheckPayload(input, *dtype, *count); !s.ok()) return s;
+  absl::StatusOr<core::ReluParams> params =
+      DecodeParams(request.params(), *dtype);
+  if (!params.ok()) return params.status();
+
+  DecodedRequest decoded;
+  decoded.dtype = *dtype;
+  decoded.count = *count;
+  decoded.float_data = input.float_data_size() > 0;
+  decoded.params = *params;
+  return decoded;
+}
+
+v1::DataType ToWire(core::DataType dtype) {
+  return static_cast<v1::DataType>(static_cast<int>(dtype));
+}
+
+}  // namespace activation::server

@@ -1,0 +1,207 @@
+#include "server/server.h"
+
+#include <fstream>
+#include <limits>
+#include <sstream>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "grpc/grpc.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server_builder.h"
+#include "server/async_service.h"
+#include "server/call_gate.h"
+#include "server/callback_service.h"
+#include "server/health_service.h"
+#include "server/relu_handler.h"
+
+#ifndef ACTIVATION_VERSION
+#define ACTIVATION_VERSION "0.0.0"
+#endif
+#ifndef ACTIVATION_GIT_SHA
+#define ACTIVATION_GIT_SHA "unknown"
+#endif
+
+namespace activation::server {
+namespace {
+
+constexpr char kServiceName[] = "activation.v1.ActivationService";
+
+absl::StatusOr<std::string> ReadFile(const std::string& flag,
+                                     const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, ": cannot read \"", path, "\""));
+  }
+  std::ostringstream contents;
+  contents << file.rdbuf();
+  return contents.str();
+}
+
+absl::Status Validate(const ServerOptions& o) {
+  auto invalid = [](auto&&... parts) {
+    return absl::InvalidArgumentError(absl::StrCat(parts...));
+  };
+  if (o.address.empty()) return invalid("address must not be empty");
+  if (o.engine_threads < 0) {
+    return invalid("threads must be >= 0, got ", o.engine_threads);
+  }
+  if (o.max_message_bytes < 1024 ||
+      o.max_message_bytes > std::numeric_limits<int>::max()) {
+    return invalid("max_message_bytes must be in [1024, 2147483647], got ",
+                   o.max_message_bytes);
+  }
+  if (o.max_elements == 0) return invalid("max_elements must be > 0, got 0");
+  if (o.max_inflight <= 0) {
+    return invalid("max_inflight must be > 0, got ", o.max_inflight);
+  }
+  if (o.tls_cert_file.empty() != o.tls_key_file.empty()) {
+    return invalid("tls_cert and tls_key go together; got only ",
+                   o.tls_cert_file.empty() ? "tls_key" : "tls_cert");
+  }
+  if (!o.tls_client_ca_file.empty() && o.tls_cert_file.empty()) {
+    return invalid("tls_client_ca needs tls_cert and tls_key");
+  }
+  if (o.max_connection_age <= absl::ZeroDuration()) {
+    return invalid("max_connection_age must be > 0, got ",
+                   absl::FormatDuration(o.max_connection_age));
+  }
+  if (o.shutdown_grace < absl::ZeroDuration()) {
+    return invalid("shutdown_grace must be >= 0, got ",
+                   absl::FormatDuration(o.shutdown_grace));
+  }
+  if (o.completion_queues < 0 || o.threads_per_queue <= 0) {
+    return invalid("completion_queues must be >= 0 and threads_per_queue > 0");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
+    const ServerOptions& o) {
+  if (o.tls_cert_file.empty()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions ssl;
+  absl::StatusOr<std::string> cert = ReadFile("tls_cert", o.tls_cert_file);
+  if (!cert.ok()) return cert.status();
+  absl::StatusOr<std::string> key = ReadFile("tls_key", o.tls_key_file);
+  if (!key.ok()) return key.status();
+  ssl.pem_key_cert_pairs.push_back({*key, *cert});
+  if (!o.tls_client_ca_file.empty()) {
+    absl::StatusOr<std::string> ca =
+        ReadFile("tls_client_ca", o.tls_client_ca_file);
+    if (!ca.ok()) return ca.status();
+    ssl.pem_root_certs = *ca;
+    ssl.client_certificate_request =
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(ssl);
+}
+
+v1::ServerInfo MakeInfo(const ServerOptions& o, const core::Engine& engine,
+                        bool auth_required) {
+  v1::ServerInfo info;
+  info.set_version(ACTIVATION_VERSION);
+  info.set_git_sha(ACTIVATION_GIT_SHA);
+  for (core::DataType dtype : core::kAllDataTypes) {
+    info.add_dtypes(static_cast<v1::DataType>(static_cast<int>(dtype)));
+  }
+  info.add_modes(v1::MODE_DOCUMENTED);
+  info.add_modes(v1::MODE_KERAS);
+  info.set_max_message_bytes(o.max_message_bytes);
+  info.set_max_elements(static_cast<int64_t>(o.max_elements));
+  info.set_max_inflight(o.max_inflight);
+  info.set_engine_threads(engine.concurrency());
+  info.set_auth_required(auth_required);
+  return info;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Create(
+    const ServerOptions& options) {
+  if (absl::Status s = Validate(options); !s.ok()) return s;
+  std::unique_ptr<Server> server(new Server(options));
+  if (absl::Status s = server->Start(); !s.ok()) return s;
+  return server;
+}
+
+Server::Server(const ServerOptions& options) : options_(options) {}
+
+Server::~Server() { Shutdown(); }
+
+absl::Status Server::Start() {
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      Credentials(options_);
+  if (!credentials.ok()) return credentials.status();
+  core::EngineOptions engine_options;
+  engine_options.threads = options_.engine_threads;
+  absl::StatusOr<std::unique_ptr<core::Engine>> engine =
+      core::Engine::Create(engine_options);
+  if (!engine.ok()) return engine.status();
+  engine_ = *std::move(engine);
+
+  CallGate::Options gate_options;
+  gate_options.max_inflight = options_.max_inflight;
+  gate_options.auth_token = options_.auth_token;
+  gate_ = std::make_unique<CallGate>(gate_options);
+  handler_ =
+      std::make_unique<ReluHandler>(engine_.get(), options_.max_elements);
+  info_ = MakeInfo(options_, *engine_, gate_->auth_required());
+  health_ =
+      std::make_unique<HealthService>(std::set<std::string>{kServiceName});
+
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options_.address, *credentials, &port_);
+  builder.SetMaxReceiveMessageSize(
+      static_cast<int>(options_.max_message_bytes));
+  builder.SetMaxSendMessageSize(static_cast<int>(options_.max_message_bytes));
+  // A second server on the same port must fail, not share the traffic.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  if (options_.max_connection_age != absl::InfiniteDuration()) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
+                               static_cast<int>(absl::ToInt64Milliseconds(
+                                   options_.max_connection_age)));
+    builder.AddChannelArgument(
+        GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+        static_cast<int>(absl::ToInt64Milliseconds(options_.shutdown_grace)));
+  }
+  builder.RegisterService(health_.get());
+  if (options_.model == ThreadingModel::kAsync) {
+    async_service_ =
+        std::make_unique<AsyncService>(handler_.get(), gate_.get(), &info_);
+    builder.RegisterService(async_service_.get());
+    async_service_->AddCompletionQueues(
+        builder, options_.completion_queues > 0 ? options_.completion_queues
+                                                : engine_->concurrency());
+  } else {
+    callback_service_ =
+        std::make_unique<CallbackService>(handler_.get(), gate_.get(), &info_);
+    builder.RegisterService(callback_service_.get());
+  }
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr || port_ == 0) {
+    server_.reset();
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options_.address,
+                     " (in use, or not a valid host:port)"));
+  }
+  if (async_service_ != nullptr) {
+    async_service_->Start(options_.threads_per_queue);
+  }
+  return absl::OkStatus();
+}
+
+void Server::Shutdown() {
+  if (shut_down_.exchange(true) || server_ == nullptr) return;
+  gate_->StartDraining();
+  health_->Shutdown();
+  server_->Shutdown(absl::ToChronoTime(absl::Now() + options_.shutdown_grace));
+  if (async_service_ != nullptr) async_service_->Stop();
+  server_->Wait();
+}
+
+}  // namespace activation::server

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Starts SERVER_BINARY on a free loopback port, runs one example client against
+# it, then stops the server with SIGTERM. Exits 0 only if the client passed and
+# the server exited 0 within 10 s of SIGTERM.
+#
+#   tests/interop/run_example.sh SERVER_BINARY python|node
+#
+# The node client needs examples/node/node_modules; if it is missing this runs
+# `npm ci` there first, which needs the npm registry. Everything else stays on
+# 127.0.0.1.
+set -euo pipefail
+
+readonly kStartTimeoutS=20
+readonly kStopTimeoutS=10
+readonly kClientTimeoutS=120
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+
+die() { echo "run_example: $*" >&2; exit 1; }
+
+[[ $# -eq 2 ]] || die "usage: $0 SERVER_BINARY python|node"
+server_binary="$1"
+language="$2"
+[[ -x "$server_binary" ]] || die "not an executable: $server_binary"
+case "$language" in
+  python) client=(/usr/bin/python3 "$root/examples/python/relu_client.py") ;;
+  node) client=(node "$root/examples/node/relu_client.js") ;;
+  *) die "unknown client '$language', want python or node" ;;
+esac
+
+tmp="$(mktemp -d)"
+server_pid=""
+
+cleanup() {
+  local rc=$?
+  if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
+    kill -KILL "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  if [[ $rc -ne 0 && -s "$tmp/server.log" ]]; then
+    echo "run_example: server log:" >&2
+    sed 's/^/  server| /' "$tmp/server.log" >&2
+  fi
+  rm -rf "$tmp"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Returns 0 once the server has written "PORT\n" to $tmp/port.
+port_ready() {
+  [[ -s "$tmp/port" && "$(tail -c1 "$tmp/port" | wc -l)" -eq 1 ]]
+}
+
+"$server_binary" --address=127.0.0.1:0 --port_file="$tmp/port" >"$tmp/server.log" 2>&1 &
+server_pid=$!
+
+deadline=$((SECONDS + kStartTimeoutS))
+while ((SECONDS < deadline)); do
+  port_ready && break
+  if ! kill -0 "$server_pid" 2>/dev/null; then
+    rc=0
+    wait "$server_pid" || rc=$?
+    server_pid=""
+    die "server exited with code $rc before writing its port file"
+  fi
+  sleep 0.1
+done
+port_ready || die "server wrote no port file within ${kStartTimeoutS} s"
+port="$(head -n1 "$tmp/port")"
+if ! [[ "$port" =~ ^[0-9]{1,5}$ ]] || ((10#$port == 0 || 10#$port > 65535)); then
+  die "port file holds '$port', want a port number"
+fi
+echo "run_example: server $server_binary serving on 127.0.0.1:$port"
+
+if [[ "$language" == node && ! -d "$root/examples/node/node_modules" ]]; then
+  echo "run_example: installing examples/node dependencies (npm ci)"
+  (cd "$root/examples/node" && npm ci --no-audit --no-fund) ||
+    die "npm ci failed in examples/node"
+fi
+
+client_rc=0
+timeout "$kClientTimeoutS" "${client[@]}" --target "127.0.0.1:$port" || client_rc=$?
+
+kill -TERM "$server_pid"
+deadline=$((SECONDS + kStopTimeoutS))
+while ((SECONDS < deadline)); do
+  kill -0 "$server_pid" 2>/dev/null || break
+  sleep 0.1
+done
+if kill -0 "$server_pid" 2>/dev/null; then
+  die "server still running ${kStopTimeoutS} s after SIGTERM"
+fi
+server_rc=0
+wait "$server_pid" || server_rc=$?
+server_pid=""
+
+[[ $client_rc -eq 0 ]] || die "$language client failed (exit $client_rc)"
+[[ $server_rc -eq 0 ]] || die "server exited with code $server_rc after SIGTERM, want 0"
+echo "run_example: PASS ($language client; server exited 0 after SIGTERM)"

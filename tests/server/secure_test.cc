@@ -1,0 +1,333 @@
+// TLS, mutual TLS and bearer-token tests: the real server on 127.0.0.1:0,
+// with certificates made by the openssl CLI when the suite starts.
+
+#include <stdlib.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "activation/v1/activation.grpc.pb.h"
+#include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "server/server.h"
+#include "tests/server/test_server.h"
+#include "tests/testing/status_matchers.h"
+
+namespace activation::testing {
+namespace {
+
+using ::grpc::health::v1::HealthCheckRequest;
+using ::grpc::health::v1::HealthCheckResponse;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+const std::vector<float> kInput = {-2.0f, -0.5f, 0.0f, 1.5f};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  std::ostringstream contents;
+  contents << file.rdbuf();
+  return contents.str();
+}
+
+// Runs `command` in a shell with its output discarded; true if it exits 0.
+bool RunQuietly(const std::string& command) {
+  return std::system(absl::StrCat(command, " >/dev/null 2>&1").c_str()) == 0;
+}
+
+// Makes `ctx` expire in 10 s, so a broken handshake fails instead of hanging.
+void SetDeadline(grpc::ClientContext* ctx) {
+  ctx->set_deadline(std::chrono::system_clock::now() +
+                    std::chrono::seconds(10));
+}
+
+// Calls Relu on kInput over `channel`, sending `authorization` as metadata
+// unless empty; on OK stores the output values in `output`.
+grpc::Status CallRelu(const std::shared_ptr<grpc::Channel>& channel,
+                      const std::string& authorization,
+                      std::vector<float>* output) {
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx);
+  if (!authorization.empty()) ctx.AddMetadata("authorization", authorization);
+  v1::ReluRequest request;
+  *request.mutable_input() = Float32Tensor(kInput);
+  v1::ReluResponse response;
+  grpc::Status status =
+      v1::ActivationService::NewStub(channel)->Relu(&ctx, request, &response);
+  if (status.ok()) *output = Float32Values(response.output());
+  return status;
+}
+
+// A CA, a server certificate for localhost / 127.0.0.1 and a client
+// certificate signed by it, and an unrelated CA with its own client
+// certificate; all in a temp directory made once for the suite.
+class SecureServerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    std::string dir = ::testing::TempDir() + "secure_test.XXXXXX";
+    if (mkdtemp(dir.data()) == nullptr) return;
+    dir_ = new std::string(dir);
+    ready_ =
+        MakeCa("ca") && MakeCa("other_ca") &&
+        MakeLeaf("server", "ca", "localhost",
+                 "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
+                 "extendedKeyUsage=serverAuth") &&
+        MakeLeaf("client", "ca", "client", "extendedKeyUsage=clientAuth") &&
+        MakeLeaf("other_client", "other_ca", "other client",
+                 "extendedKeyUsage=clientAuth");
+  }
+
+  static void TearDownTestSuite() {
+    if (dir_ != nullptr) RunQuietly(absl::StrCat("rm -rf '", *dir_, "'"));
+    delete dir_;
+    dir_ = nullptr;
+  }
+
+  void SetUp() override {
+    ASSERT_TRUE(ready_) << "openssl could not make the test certificates";
+  }
+
+  // Returns the path of `name` in the suite's directory.
+  static std::string Path(const std::string& name) {
+    return absl::StrCat(*dir_, "/", name);
+  }
+
+  // Options for a TLS server with the CA-signed server certificate.
+  static server::ServerOptions TlsOptions() {
+    server::ServerOptions options;
+    options.tls_cert_file = Path("server.pem");
+    options.tls_key_file = Path("server.key");
+    return options;
+  }
+
+  // Returns credentials trusting `ca` and, unless `client` is empty,
+  // presenting that client certificate.
+  static std::shared_ptr<grpc::ChannelCredentials> Credentials(
+      const std::string& ca, const std::string& client = "") {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = ReadFile(Path(ca + ".pem"));
+    if (!client.empty()) {
+      ssl.pem_private_key = ReadFile(Path(client + ".key"));
+      ssl.pem_cert_chain = ReadFile(Path(client + ".pem"));
+    }
+    return grpc::SslCredentials(ssl);
+  }
+
+ private:
+  // Makes the self-signed CA `name`.pem / `name`.key.
+  static bool MakeCa(const std::string& name) {
+    return RunQuietly(absl::StrCat(
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -keyout '",
+        Path(name + ".key"), "' -out '", Path(name + ".pem"),
+        "' -subj '/CN=", name, "' -addext 'basicConstraints=critical,CA:TRUE'",
+        " -addext 'keyUsage=critical,keyCertSign,cRLSign'"));
+  }
+
+  // Makes `name`.pem / `name`.key for `common_name`, signed by `ca`, with the
+  // X.509 v3 `extensions` (one per line).
+  static bool MakeLeaf(const std::string& name, const std::string& ca,
+                       const std::string& common_name,
+                       const std::string& extensions) {
+    std::ofstream(Path(name + ".ext")) << extensions << "\n";
+    return RunQuietly(absl::StrCat(
+               "openssl req -newkey rsa:2048 -nodes -keyout '",
+               Path(name + ".key"), "' -out '", Path(name + ".csr"),
+               "' -subj '/CN=", common_name, "'")) &&
+           RunQuietly(absl::StrCat(
+               "openssl x509 -req -days 1 -in '", Path(name + ".csr"),
+               "' -CA '", Path(ca + ".pem"), "' -CAkey '", Path(ca + ".key"),
+               "' -CAcreateserial -out '", Path(name + ".pem"), "' -extfile '",
+               Path(name + ".ext"), "'"));
+  }
+
+  static inline std::string* dir_ = nullptr;
+  static inline bool ready_ = false;
+};
+
+// Connect() dials 127.0.0.1, so these also check the server certificate's
+// IP subjectAltName.
+TEST_F(SecureServerTest, TlsClientTrustingTheCaGetsRelu) {
+  auto server = StartServer(TlsOptions());
+  ASSERT_NE(server, nullptr);
+  std::vector<float> output;
+  grpc::Status status =
+      CallRelu(Connect(server->port(), Credentials("ca")), "", &output);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_THAT(output, ElementsAre(0.0f, 0.0f, 0.0f, 1.5f));
+}
+
+TEST_F(SecureServerTest, TlsServerRejectsInsecureClient) {
+  auto server = StartServer(TlsOptions());
+  ASSERT_NE(server, nullptr);
+  std::vector<float> output;
+  EXPECT_EQ(CallRelu(Connect(server->port()), "", &output).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST_F(SecureServerTest, TlsClientTrustingAnotherCaIsUnavailable) {
+  auto server = StartServer(TlsOptions());
+  ASSERT_NE(server, nullptr);
+  std::vector<float> output;
+  EXPECT_EQ(
+      CallRelu(Connect(server->port(), Credentials("other_ca")), "", &output)
+          .error_code(),
+      grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST_F(SecureServerTest, MutualTlsAcceptsClientCertSignedByTheCa) {
+  server::ServerOptions options = TlsOptions();
+  options.tls_client_ca_file = Path("ca.pem");
+  auto server = StartServer(options);
+  ASSERT_NE(server, nullptr);
+  std::vector<float> output;
+  grpc::Status status = CallRelu(
+      Connect(server->port(), Credentials("ca", "client")), "", &output);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_THAT(output, ElementsAre(0.0f, 0.0f, 0.0f, 1.5f));
+}
+
+TEST_F(SecureServerTest, MutualTlsRejectsClientWithoutCert) {
+  server::ServerOptions options = TlsOptions();
+  options.tls_client_ca_file = Path("ca.pem");
+  auto server = StartServer(options);
+  ASSERT_NE(server, nullptr);
+  std::vector<float> output;
+  EXPECT_EQ(CallRelu(Connect(server->port(), Credentials("ca")), "", &output)
+                .error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST_F(SecureServerTest, MutualTlsRejectsClientCertFromUnrelatedCa) {
+  server::ServerOptions options = TlsOptions();
+  options.tls_client_ca_file = Path("ca.pem");
+  auto server = StartServer(options);
+  ASSERT_NE(server, nullptr);
+  std::vector<float> output;
+  EXPECT_EQ(CallRelu(Connect(server->port(), Credentials("ca", "other_client")),
+                     "", &output)
+                .error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+}
+
+// A plaintext server whose ActivationService calls need "Bearer s3cret".
+class BearerTokenTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server::ServerOptions options;
+    options.auth_token = "s3cret";
+    server_ = StartServer(options);
+    ASSERT_NE(server_, nullptr);
+    channel_ = Connect(server_->port());
+  }
+
+  std::unique_ptr<server::Server> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+TEST_F(BearerTokenTest, ReluWithoutMetadataIsUnauthenticated) {
+  std::vector<float> output;
+  grpc::Status status = CallRelu(channel_, "", &output);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(status.error_message(), HasSubstr("authorization"));
+}
+
+TEST_F(BearerTokenTest, ReluWithWrongTokenIsUnauthenticated) {
+  std::vector<float> output;
+  grpc::Status status = CallRelu(channel_, "Bearer wrong", &output);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(status.error_message(), "invalid bearer token");
+}
+
+TEST_F(BearerTokenTest, ReluWithRightTokenGetsValues) {
+  std::vector<float> output;
+  grpc::Status status = CallRelu(channel_, "Bearer s3cret", &output);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_THAT(output, ElementsAre(0.0f, 0.0f, 0.0f, 1.5f));
+}
+
+TEST_F(BearerTokenTest, GetServerInfoNeedsTokenAndReportsAuthRequired) {
+  auto stub = v1::ActivationService::NewStub(channel_);
+  v1::ServerInfo info;
+  grpc::ClientContext anonymous;
+  SetDeadline(&anonymous);
+  EXPECT_EQ(stub->GetServerInfo(&anonymous, {}, &info).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx);
+  ctx.AddMetadata("authorization", "Bearer s3cret");
+  grpc::Status status = stub->GetServerInfo(&ctx, {}, &info);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_TRUE(info.auth_required());
+}
+
+TEST_F(BearerTokenTest, HealthCheckNeedsNoToken) {
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx);
+  HealthCheckRequest request;
+  request.set_service("");
+  HealthCheckResponse response;
+  grpc::Status status = grpc::health::v1::Health::NewStub(channel_)->Check(
+      &ctx, request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.status(), HealthCheckResponse::SERVING);
+}
+
+TEST_F(BearerTokenTest, ReluStreamWithoutTokenEndsUnauthenticated) {
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx);
+  auto stream = v1::ActivationService::NewStub(channel_)->ReluStream(&ctx);
+  v1::ReluRequest request;
+  *request.mutable_input() = Float32Tensor(kInput);
+  stream->Write(request);  // May fail: the server can end the stream first.
+  stream->WritesDone();
+  v1::ReluResponse response;
+  EXPECT_FALSE(stream->Read(&response));
+  grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(status.error_message(), HasSubstr("authorization"));
+}
+
+// Loopback only, in case Create wrongly accepts the options.
+server::ServerOptions LocalOptions() {
+  server::ServerOptions options;
+  options.address = "127.0.0.1:0";
+  return options;
+}
+
+TEST(SecureOptionsTest, CertWithoutKeyIsInvalidArgument) {
+  server::ServerOptions options = LocalOptions();
+  options.tls_cert_file = "/dev/null";
+  EXPECT_THAT(server::Server::Create(options),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("tls_cert and tls_key")));
+}
+
+TEST(SecureOptionsTest, UnreadableCertIsInvalidArgumentNamingThePath) {
+  const std::string missing = ::testing::TempDir() + "no/such/cert.pem";
+  server::ServerOptions options = LocalOptions();
+  options.tls_cert_file = missing;
+  options.tls_key_file = missing + ".key";
+  EXPECT_THAT(server::Server::Create(options),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(missing)));
+}
+
+TEST(SecureOptionsTest, ClientCaWithoutCertIsInvalidArgument) {
+  server::ServerOptions options = LocalOptions();
+  options.tls_client_ca_file = "/dev/null";
+  EXPECT_THAT(server::Server::Create(options),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("tls_client_ca needs tls_cert and tls_key")));
+}
+
+}  // namespace
+}  // namespace activation::testing

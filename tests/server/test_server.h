@@ -1,0 +1,63 @@
+// A real activation server on 127.0.0.1:0 for tests, and a stub to call it.
+
+#ifndef ACTIVATION_TESTS_SERVER_TEST_SERVER_H_
+#define ACTIVATION_TESTS_SERVER_TEST_SERVER_H_
+
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "activation/v1/activation.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "server/server.h"
+
+namespace activation::testing {
+
+// Starts a server with `options` (address forced to 127.0.0.1:0); fails the
+// test and returns null if it cannot.
+inline std::unique_ptr<server::Server> StartServer(
+    server::ServerOptions options) {
+  options.address = "127.0.0.1:0";
+  auto server = server::Server::Create(options);
+  EXPECT_TRUE(server.ok()) << server.status();
+  return server.ok() ? *std::move(server) : nullptr;
+}
+
+inline std::shared_ptr<grpc::Channel> Connect(
+    int port,
+    std::shared_ptr<grpc::ChannelCredentials> credentials =
+        grpc::InsecureChannelCredentials(),
+    int max_message_bytes = 64 << 20) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(max_message_bytes);
+  args.SetMaxSendMessageSize(max_message_bytes);
+  return grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port),
+                                   credentials, args);
+}
+
+// A FLOAT32 tensor in raw_data.
+inline v1::Tensor Float32Tensor(const std::vector<float>& values,
+                                std::vector<int64_t> shape = {}) {
+  v1::Tensor tensor;
+  tensor.set_dtype(v1::DATA_TYPE_FLOAT32);
+  if (shape.empty()) shape = {static_cast<int64_t>(values.size())};
+  for (int64_t dim : shape) tensor.add_shape(dim);
+  tensor.set_raw_data(values.data(), values.size() * sizeof(float));
+  return tensor;
+}
+
+inline std::vector<float> Float32Values(const v1::Tensor& tensor) {
+  std::vector<float> values(tensor.raw_data().size() / sizeof(float));
+  if (!values.empty()) {
+    std::memcpy(values.data(), tensor.raw_data().data(),
+                values.size() * sizeof(float));
+  }
+  return values;
+}
+
+}  // namespace activation::testing
+
+#endif  // ACTIVATION_TESTS_SERVER_TEST_SERVER_H_
