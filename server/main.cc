@@ -39,8 +39,13 @@ ABSL_FLAG(absl::Duration, max_connection_age, absl::InfiniteDuration(),
           "rebalance across replicas; inf = never");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(20),
           "on SIGTERM/SIGINT, how long in-flight calls may finish");
-ABSL_FLAG(std::string, server_model, "async",
-          "threading model: async (completion queues) or callback");
+ABSL_FLAG(std::string, server_model, "callback",
+          "threading model: callback (gRPC's callback API; measured faster, "
+          "docs/BENCHMARKS.md) or async (completion queues)");
+ABSL_FLAG(int, cq_threads, 2,
+          "async model: threads polling each of the completion queues (one "
+          "queue per core); 2 lets one thread notice a cancellation while "
+          "the other computes");
 ABSL_FLAG(std::string, port_file, "",
           "write the bound port to this file once serving (for tests)");
 
@@ -59,6 +64,7 @@ bool FillOptions(activation::server::ServerOptions& options,
   options.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
   options.max_connection_age = absl::GetFlag(FLAGS_max_connection_age);
   options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  options.threads_per_queue = absl::GetFlag(FLAGS_cq_threads);
   const std::string model = absl::GetFlag(FLAGS_server_model);
   if (model == "async") {
     options.model = activation::server::ThreadingModel::kAsync;

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "grpc/grpc.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -80,18 +81,35 @@ absl::Status Validate(const ServerOptions& o) {
   return absl::OkStatus();
 }
 
+// Reads a PEM file for `flag`, checking that it holds a block of `kind`
+// (gRPC would only say that the server failed to start).
+absl::StatusOr<std::string> ReadPem(const std::string& flag,
+                                    const std::string& path,
+                                    absl::string_view kind) {
+  absl::StatusOr<std::string> pem = ReadFile(flag, path);
+  if (!pem.ok()) return pem.status();
+  if (!absl::StrContains(*pem, "-----BEGIN ") ||
+      !absl::StrContains(*pem, kind)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, ": \"", path, "\" holds no PEM ", kind, " block"));
+  }
+  return pem;
+}
+
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
     const ServerOptions& o) {
   if (o.tls_cert_file.empty()) return grpc::InsecureServerCredentials();
   grpc::SslServerCredentialsOptions ssl;
-  absl::StatusOr<std::string> cert = ReadFile("tls_cert", o.tls_cert_file);
+  absl::StatusOr<std::string> cert =
+      ReadPem("tls_cert", o.tls_cert_file, "CERTIFICATE");
   if (!cert.ok()) return cert.status();
-  absl::StatusOr<std::string> key = ReadFile("tls_key", o.tls_key_file);
+  absl::StatusOr<std::string> key =
+      ReadPem("tls_key", o.tls_key_file, "PRIVATE KEY");
   if (!key.ok()) return key.status();
   ssl.pem_key_cert_pairs.push_back({*key, *cert});
   if (!o.tls_client_ca_file.empty()) {
     absl::StatusOr<std::string> ca =
-        ReadFile("tls_client_ca", o.tls_client_ca_file);
+        ReadPem("tls_client_ca", o.tls_client_ca_file, "CERTIFICATE");
     if (!ca.ok()) return ca.status();
     ssl.pem_root_certs = *ca;
     ssl.client_certificate_request =

@@ -329,5 +329,17 @@ TEST(SecureOptionsTest, ClientCaWithoutCertIsInvalidArgument) {
                        HasSubstr("tls_client_ca needs tls_cert and tls_key")));
 }
 
+TEST(SecureOptionsTest, FileThatIsNotPemIsInvalidArgumentNamingTheFlag) {
+  const std::string path = ::testing::TempDir() + "not_a_cert.pem";
+  std::ofstream(path) << "hello\n";
+  server::ServerOptions options = LocalOptions();
+  options.tls_cert_file = path;
+  options.tls_key_file = path;
+  EXPECT_THAT(server::Server::Create(options),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       absl::StrCat("tls_cert: \"", path,
+                                    "\" holds no PEM CERTIFICATE block")));
+}
+
 }  // namespace
 }  // namespace activation::testing
