@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Passes the whole test suite on a fresh Debian bookworm machine: installs
 # missing dependencies, builds Release, runs every ctest test, then builds
-# again under AddressSanitizer + UndefinedBehaviorSanitizer and runs the unit
-# tests there. Exits non-zero on any failure.
+# again under AddressSanitizer + UndefinedBehaviorSanitizer and runs every
+# test there too (unit, e2e against the sanitized server, interop). Exits
+# non-zero on any failure.
 #
 #   scripts/test.sh                 everything
 #   SKIP_SANITIZERS=1 scripts/test.sh   the Release build and tests only
@@ -29,7 +30,7 @@ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DACTIVATION_SANITIZE=address,undefined \
   -DACTIVATION_BUILD_BENCHMARKS=OFF >/dev/null
 cmake --build build-asan -j "$jobs"
-echo "== Unit tests (ASan + UBSan)"
+echo "== Tests (ASan + UBSan)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --test-dir build-asan --output-on-failure -j "$jobs" -L unit
+  ctest --test-dir build-asan --output-on-failure -j "$jobs" "${ctest_args[@]}"

@@ -11,11 +11,14 @@
 namespace activation::server {
 namespace {
 
-// What a completion queue hands back: a call and which of its events.
+// What a completion queue hands back: a call and which of its events. gRPC
+// sees tags as void*: always convert through Tag* both ways (AsTag), since
+// a call's Tag is not its first base.
 class Tag {
  public:
   virtual ~Tag() = default;
   virtual void Proceed(bool ok) = 0;
+  void* AsTag() { return this; }
 };
 
 // Shared by both kinds of call: the context, the done notification that
@@ -24,7 +27,7 @@ class CallBase {
  public:
   CallBase(AsyncService* service, grpc::ServerCompletionQueue* cq)
       : service_(service), cq_(cq), done_tag_(this) {
-    context_.AsyncNotifyWhenDone(&done_tag_);
+    context_.AsyncNotifyWhenDone(done_tag_.AsTag());
   }
   virtual ~CallBase() = default;
 
@@ -67,7 +70,7 @@ class UnaryCall final : public CallBase, public Tag {
  public:
   UnaryCall(AsyncService* service, grpc::ServerCompletionQueue* cq)
       : CallBase(service, cq), responder_(&context_) {
-    service->RequestRelu(&context_, &request_, &responder_, cq, cq, this);
+    service->RequestRelu(&context_, &request_, &responder_, cq, cq, AsTag());
   }
 
   void Proceed(bool ok) override {
@@ -89,9 +92,9 @@ class UnaryCall final : public CallBase, public Tag {
       }
     }  // the ticket is released before the client can see the status
     if (status.ok()) {
-      responder_.Finish(response_, grpc::Status::OK, this);
+      responder_.Finish(response_, grpc::Status::OK, AsTag());
     } else {
-      responder_.FinishWithError(ToGrpcStatus(status), this);
+      responder_.FinishWithError(ToGrpcStatus(status), AsTag());
     }
   }
 
@@ -106,7 +109,7 @@ class StreamCall final : public CallBase, public Tag {
  public:
   StreamCall(AsyncService* service, grpc::ServerCompletionQueue* cq)
       : CallBase(service, cq), stream_(&context_) {
-    service->RequestReluStream(&context_, &stream_, cq, cq, this);
+    service->RequestReluStream(&context_, &stream_, cq, cq, AsTag());
   }
 
   void Proceed(bool ok) override {
@@ -129,7 +132,7 @@ class StreamCall final : public CallBase, public Tag {
         }
         request_.Clear();
         state_ = State::kReading;
-        stream_.Read(&request_, this);
+        stream_.Read(&request_, AsTag());
         return;
       case State::kFinishing:
         Unref();
@@ -145,7 +148,7 @@ class StreamCall final : public CallBase, public Tag {
     if (!ticket.ok()) return Finish(ToGrpcStatus(ticket.status()));
     ticket_ = *std::move(ticket);
     state_ = State::kReading;
-    stream_.Read(&request_, this);
+    stream_.Read(&request_, AsTag());
   }
 
   void Answer() {
@@ -159,13 +162,13 @@ class StreamCall final : public CallBase, public Tag {
     }
     ++index_;
     state_ = State::kWriting;
-    stream_.Write(response_, this);
+    stream_.Write(response_, AsTag());
   }
 
   void Finish(const grpc::Status& status) {
     state_ = State::kFinishing;
     ticket_ = CallGate::Ticket();
-    stream_.Finish(status, this);
+    stream_.Finish(status, AsTag());
   }
 
   grpc::ServerAsyncReaderWriter<v1::ReluResponse, v1::ReluRequest> stream_;
