@@ -7,6 +7,7 @@
 #include <random>
 
 #include "gtest/gtest.h"
+#include "tests/testing/reference_float.h"
 
 namespace activation::core {
 namespace {
@@ -23,34 +24,9 @@ float FromBits(uint32_t b) {
   return f;
 }
 
-// GCC's _Float16 (libgcc's soft conversions) is the independent reference.
-uint16_t ReferenceToHalf(float f) {
-  const _Float16 h = static_cast<_Float16>(f);
-  uint16_t b;
-  std::memcpy(&b, &h, sizeof(b));
-  return b;
-}
-
-float ReferenceFromHalf(uint16_t b) {
-  _Float16 h;
-  std::memcpy(&h, &b, sizeof(h));
-  return static_cast<float>(h);
-}
-
-// Rounds to bfloat16 by arithmetic on the value: nearbyint rounds ties to
-// even in the default rounding mode.
-uint16_t ReferenceToBFloat16(float f) {
-  if (std::isnan(f)) return static_cast<uint16_t>((Bits(f) >> 16) | 0x40);
-  if (std::isinf(f) || f == 0.0f) return static_cast<uint16_t>(Bits(f) >> 16);
-  int exponent;
-  std::frexp(f, &exponent);  // |f| in [2^(exponent-1), 2^exponent)
-  // bfloat16 keeps 8 significant bits; below 2^-126 its quantum is 2^-133.
-  const int quantum_exp = std::max(exponent - 8, -133);
-  const double scaled = std::ldexp(static_cast<double>(f), -quantum_exp);
-  const double rounded = std::ldexp(std::nearbyint(scaled), quantum_exp);
-  const float r = static_cast<float>(rounded);  // exact, or overflows to inf
-  return static_cast<uint16_t>(Bits(r) >> 16);
-}
+using ::activation::testing::RefBFloat16FromDouble;
+using ::activation::testing::RefHalfFromDouble;
+using ::activation::testing::RefHalfToFloat;
 
 TEST(DataTypeTest, ItemSizesAndNames) {
   EXPECT_EQ(ItemSize(DataType::kFloat32), 4u);
@@ -73,7 +49,7 @@ TEST(DataTypeTest, ItemSizesAndNames) {
 TEST(HalfTest, EveryHalfWidensExactly) {
   for (uint32_t b = 0; b <= 0xFFFF; ++b) {
     const auto h = static_cast<uint16_t>(b);
-    const float expected = ReferenceFromHalf(h);
+    const float expected = RefHalfToFloat(h);
     const float actual = HalfToFloat(h);
     if (std::isnan(expected)) {
       ASSERT_TRUE(std::isnan(actual)) << std::hex << b;
@@ -100,15 +76,15 @@ TEST(HalfTest, NarrowingMatchesReferenceOnTiesNeighboursAndRandomFloats) {
     const float mid = lo + (hi - lo) / 2;
     for (float f : {mid, std::nextafter(mid, 0.0f),
                     std::nextafter(mid, std::numeric_limits<float>::max())}) {
-      ASSERT_EQ(FloatToHalf(f), ReferenceToHalf(f)) << f;
-      ASSERT_EQ(FloatToHalf(-f), ReferenceToHalf(-f)) << -f;
+      ASSERT_EQ(FloatToHalf(f), RefHalfFromDouble(f)) << f;
+      ASSERT_EQ(FloatToHalf(-f), RefHalfFromDouble(-f)) << -f;
     }
   }
   std::mt19937 rng(7);
   for (int i = 0; i < 2'000'000; ++i) {
     const float f = FromBits(static_cast<uint32_t>(rng()));
     if (std::isnan(f)) continue;
-    ASSERT_EQ(FloatToHalf(f), ReferenceToHalf(f)) << std::hexfloat << f;
+    ASSERT_EQ(FloatToHalf(f), RefHalfFromDouble(f)) << std::hexfloat << f;
   }
 }
 
@@ -135,7 +111,7 @@ TEST(BFloat16Test, NarrowingMatchesReference) {
     if (i % 4 == 0) b = (b & 0xFFFF0000u) | 0x8000u;
     const float f = FromBits(b);
     if (std::isnan(f)) continue;
-    ASSERT_EQ(FloatToBFloat16(f), ReferenceToBFloat16(f)) << std::hex << b;
+    ASSERT_EQ(FloatToBFloat16(f), RefBFloat16FromDouble(f)) << std::hex << b;
   }
   EXPECT_EQ(FloatToBFloat16(1.0f + 0x1p-8f), 0x3F80);    // tie to even: down
   EXPECT_EQ(FloatToBFloat16(1.0f + 0x1.8p-7f), 0x3F82);  // tie to even: up

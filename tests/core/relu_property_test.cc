@@ -16,51 +16,16 @@
 #include "core/dtype.h"
 #include "core/relu.h"
 #include "gtest/gtest.h"
+#include "tests/testing/reference_float.h"
 #include "tests/testing/status_matchers.h"
 
 namespace activation::core {
 namespace {
 
-// ---- Reference rounding, independent of core/internal/bits.h ----
-
-uint16_t RefHalfFromDouble(double d) {
-  const _Float16 h = static_cast<_Float16>(d);  // one correct rounding
-  uint16_t b;
-  std::memcpy(&b, &h, sizeof(b));
-  return b;
-}
-
-float RefHalfToFloat(uint16_t b) {
-  _Float16 h;
-  std::memcpy(&h, &b, sizeof(h));
-  return static_cast<float>(h);
-}
-
-// Rounds a finite or infinite double to bfloat16 with ties to even.
-uint16_t RefBFloat16FromDouble(double d) {
-  if (std::isnan(d)) return 0x7FC0;
-  if (std::isinf(d) || d == 0.0) {
-    return static_cast<uint16_t>(std::signbit(d)
-                                     ? (std::isinf(d) ? 0xFF80 : 0x8000)
-                                     : (std::isinf(d) ? 0x7F80 : 0));
-  }
-  int exponent;
-  std::frexp(d, &exponent);
-  const int quantum_exp = std::max(exponent - 8, -133);
-  const double r =
-      std::ldexp(std::nearbyint(std::ldexp(d, -quantum_exp)), quantum_exp);
-  const float f = static_cast<float>(r);  // exact, or overflow to infinity
-  uint32_t bits;
-  std::memcpy(&bits, &f, sizeof(bits));
-  return static_cast<uint16_t>(bits >> 16);
-}
-
-float RefBFloat16ToFloat(uint16_t b) {
-  const uint32_t bits = static_cast<uint32_t>(b) << 16;
-  float f;
-  std::memcpy(&f, &bits, sizeof(f));
-  return f;
-}
+using ::activation::testing::RefBFloat16FromDouble;
+using ::activation::testing::RefBFloat16ToFloat;
+using ::activation::testing::RefHalfFromDouble;
+using ::activation::testing::RefHalfToFloat;
 
 // ---- Reference ReLU ----
 
