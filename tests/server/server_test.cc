@@ -295,6 +295,26 @@ TEST_P(ServerTest, LargeCallCancelledByDeadlineLeavesServerHealthy) {
   EXPECT_THAT(Float32Values(response.output()), ElementsAre(0.0f, 3.0f));
 }
 
+TEST_P(ServerTest, ClientCancellationIsCancelledAndServerStaysHealthy) {
+  ServerOptions options = Options();
+  options.max_message_bytes = 300 << 20;
+  Start(options);
+  auto stub = v1::ActivationService::NewStub(
+      Connect(server_->port(), grpc::InsecureChannelCredentials(), 300 << 20));
+  grpc::ClientContext context;
+  v1::ReluResponse response;
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    context.TryCancel();
+  });
+  grpc::Status status = stub->Relu(
+      &context, FloatRequest(std::vector<float>(32 << 20, -1.0f)), &response);
+  canceller.join();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::CANCELLED);
+  ASSERT_TRUE(Call(FloatRequest({-1.0f, 3.0f}), &response).ok());
+  EXPECT_THAT(Float32Values(response.output()), ElementsAre(0.0f, 3.0f));
+}
+
 TEST_P(ServerTest, MaxInflightRejectsAtOnceAndRecovers) {
   ServerOptions options = Options();
   options.max_inflight = 1;
