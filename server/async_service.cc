@@ -87,8 +87,9 @@ class UnaryCall final : public CallBase, public Tag {
           service_->gate()->Admit(context_);
       status = ticket.status();
       if (ticket.ok()) {
-        status =
-            service_->handler()->Relu(&request_, &response_, CancelCheck());
+        status = ExplainCancellation(
+            service_->handler()->Relu(&request_, &response_, CancelCheck()),
+            context_);
       }
     }  // the ticket is released before the client can see the status
     if (status.ok()) {
@@ -153,8 +154,10 @@ class StreamCall final : public CallBase, public Tag {
 
   void Answer() {
     response_.Clear();
-    const absl::Status status =
-        service_->handler()->Relu(&request_, &response_, CancelCheck());
+    const absl::Status status = ExplainCancellation(
+        service_->handler()->Relu(&request_, &response_, CancelCheck()),
+        context_);
+
     if (!status.ok()) {
       return Finish(ToGrpcStatus(absl::Status(
           status.code(),

@@ -40,17 +40,27 @@ CallGate::Ticket::~Ticket() {
 absl::StatusOr<CallGate::Ticket> CallGate::Admit(
     const grpc::ServerContextBase& context) {
   if (draining_.load()) {
-    return absl::UnavailableError("server is shutting down");
+    return Reject("draining",
+                  absl::UnavailableError("server is shutting down"));
   }
-  if (absl::Status s = Authenticate(context); !s.ok()) return s;
+  if (absl::Status s = Authenticate(context); !s.ok()) {
+    return Reject("unauthenticated", s);
+  }
   if (inflight_.fetch_add(1) >= options_.max_inflight) {
     inflight_.fetch_sub(1);
-    return absl::ResourceExhaustedError(
-        absl::StrCat("server is at its limit of ", options_.max_inflight,
-                     " calls in flight (--max_inflight); retry later"));
+    return Reject("max_inflight",
+                  absl::ResourceExhaustedError(absl::StrCat(
+                      "server is at its limit of ", options_.max_inflight,
+                      " calls in flight (--max_inflight); retry later")));
   }
   return Ticket(this);
 }
+
+absl::Status CallGate::Reject(absl::string_view reason, absl::Status status) {
+  if (options_.observer != nullptr) options_.observer->OnRejected(reason);
+  return status;
+}
+
 
 absl::Status CallGate::Authenticate(
     const grpc::ServerContextBase& context) const {

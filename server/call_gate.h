@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "grpcpp/server_context.h"
+#include "server/observer.h"
 
 namespace activation::server {
 
@@ -21,6 +22,8 @@ class CallGate {
     // Empty: no authentication. Else calls need
     // "authorization: Bearer <auth_token>" metadata.
     std::string auth_token;
+    // Told of every refusal; not owned, may be null, must outlive the gate.
+    ServerObserver* observer = nullptr;
   };
 
   // Holds one in-flight slot until destroyed. Movable.
@@ -59,6 +62,7 @@ class CallGate {
 
  private:
   absl::Status Authenticate(const grpc::ServerContextBase& context) const;
+  absl::Status Reject(absl::string_view reason, absl::Status status);
 
   const Options options_;
   std::atomic<int> inflight_{0};

@@ -17,6 +17,7 @@ class StreamReactor final
   StreamReactor(const ReluHandler* handler, CallGate::Ticket ticket,
                 const grpc::CallbackServerContext* context)
       : handler_(handler),
+        context_(context),
         ticket_(std::move(ticket)),
         cancelled_(CancelCheckFor(context)) {
     StartRead(&request_);
@@ -28,8 +29,8 @@ class StreamReactor final
       return;
     }
     response_.Clear();
-    const absl::Status status =
-        handler_->Relu(&request_, &response_, cancelled_);
+    const absl::Status status = ExplainCancellation(
+        handler_->Relu(&request_, &response_, cancelled_), *context_);
     if (!status.ok()) {
       End(ToGrpcStatus(absl::Status(
           status.code(),
@@ -59,8 +60,10 @@ class StreamReactor final
     Finish(status);
   }
 
-  const ReluHandler* const handler_;  // Not owned.
-  CallGate::Ticket ticket_;           // released before the status goes out
+  const ReluHandler* const handler_;                  // Not owned.
+  const grpc::CallbackServerContext* const context_;  // Not owned.
+
+  CallGate::Ticket ticket_;  // released before the status goes out
   const core::Engine::CancelCheck cancelled_;
   v1::ReluRequest request_;
   v1::ReluResponse response_;
@@ -85,6 +88,15 @@ core::Engine::CancelCheck CancelCheckFor(
   };
 }
 
+absl::Status ExplainCancellation(absl::Status status,
+                                 const grpc::ServerContextBase& context) {
+  if (status.code() == absl::StatusCode::kCancelled &&
+      std::chrono::system_clock::now() > context.deadline()) {
+    return absl::DeadlineExceededError("deadline exceeded during compute");
+  }
+  return status;
+}
+
 grpc::ServerUnaryReactor* CallbackService::Relu(
     grpc::CallbackServerContext* context, const v1::ReluRequest* request,
     v1::ReluResponse* response) {
@@ -97,8 +109,10 @@ grpc::ServerUnaryReactor* CallbackService::Relu(
       // gRPC hands the request over as const, but the message is ours for
       // the call and not a const object: moving its payload into the
       // response saves a copy of every tensor.
-      status = handler_->Relu(const_cast<v1::ReluRequest*>(request), response,
-                              CancelCheckFor(context));
+      status = ExplainCancellation(
+          handler_->Relu(const_cast<v1::ReluRequest*>(request), response,
+                         CancelCheckFor(context)),
+          *context);
     }
   }  // the ticket is released before the client can see the status
   reactor->Finish(ToGrpcStatus(status));

@@ -14,6 +14,11 @@ namespace activation::server {
 core::Engine::CancelCheck CancelCheckFor(
     const grpc::ServerContextBase* context);
 
+// Returns `status`, except that the engine's Cancelled becomes
+// DeadlineExceeded when it was the deadline of `context` that passed.
+absl::Status ExplainCancellation(absl::Status status,
+                                 const grpc::ServerContextBase& context);
+
 // Answers GetServerInfo with `info` on `reactor`, after admission by `gate`.
 // Shared by both transports.
 grpc::ServerUnaryReactor* ServeServerInfo(CallGate* gate,

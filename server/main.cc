@@ -46,8 +46,12 @@ ABSL_FLAG(int, cq_threads, 2,
           "async model: threads polling each of the completion queues (one "
           "queue per core); 2 lets one thread notice a cancellation while "
           "the other computes");
+ABSL_FLAG(std::string, metrics_address, "0.0.0.0:9464",
+          "host:port serving Prometheus metrics at /metrics; empty = no "
+          "metrics");
 ABSL_FLAG(std::string, port_file, "",
-          "write the bound port to this file once serving (for tests)");
+          "once serving, write the gRPC port and then the metrics port (0 "
+          "without metrics) to this file, one per line (for tests)");
 
 namespace {
 
@@ -65,6 +69,7 @@ bool FillOptions(activation::server::ServerOptions& options,
   options.max_connection_age = absl::GetFlag(FLAGS_max_connection_age);
   options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   options.threads_per_queue = absl::GetFlag(FLAGS_cq_threads);
+  options.metrics_address = absl::GetFlag(FLAGS_metrics_address);
   const std::string model = absl::GetFlag(FLAGS_server_model);
   if (model == "async") {
     options.model = activation::server::ThreadingModel::kAsync;
@@ -122,11 +127,15 @@ int main(int argc, char** argv) {
                  server.status().ToString().c_str());
     return 1;
   }
-  std::fprintf(stderr, "activation_server %s listening on port %d (%s model)\n",
+  std::fprintf(stderr,
+               "activation_server %s listening on port %d (%s model), "
+               "metrics on port %d\n",
                (*server)->info().version().c_str(), (*server)->port(),
-               absl::GetFlag(FLAGS_server_model).c_str());
+               absl::GetFlag(FLAGS_server_model).c_str(),
+               (*server)->metrics_port());
   if (const std::string path = absl::GetFlag(FLAGS_port_file); !path.empty()) {
-    std::ofstream(path) << (*server)->port() << "\n";
+    std::ofstream(path) << (*server)->port() << "\n"
+                        << (*server)->metrics_port() << "\n";
   }
   int signal_number = 0;
   sigwait(&signals, &signal_number);

@@ -24,8 +24,14 @@ absl::Status ReluHandler::Relu(
     output->mutable_raw_data()->swap(*input->mutable_raw_data());
     data = output->mutable_raw_data()->data();
   }
-  return engine_->Relu(decoded->params, decoded->dtype, data, data,
-                       decoded->count, cancelled);
+  const absl::Time start = absl::Now();
+  absl::Status status = engine_->Relu(decoded->params, decoded->dtype, data,
+                                      data, decoded->count, cancelled);
+  if (observer_ != nullptr) {
+    observer_->OnComputed(decoded->dtype, decoded->count, absl::Now() - start,
+                          status.ok());
+  }
+  return status;
 }
 
 }  // namespace activation::server

@@ -9,15 +9,18 @@
 #include "absl/status/status.h"
 #include "activation/v1/activation.pb.h"
 #include "core/engine.h"
+#include "server/observer.h"
 
 namespace activation::server {
 
 // Thread-safe; holds no per-call state.
 class ReluHandler {
  public:
-  // `engine` is not owned and must outlive *this.
-  ReluHandler(const core::Engine* engine, uint64_t max_elements)
-      : engine_(engine), max_elements_(max_elements) {}
+  // `engine` and `observer` (which may be null) are not owned and must
+  // outlive *this.
+  ReluHandler(const core::Engine* engine, uint64_t max_elements,
+              ServerObserver* observer = nullptr)
+      : engine_(engine), max_elements_(max_elements), observer_(observer) {}
 
   // Computes ReLU of `request`'s input into `response`. The payload is moved,
   // not copied, from the request into the response and computed in place
@@ -31,6 +34,7 @@ class ReluHandler {
  private:
   const core::Engine* engine_;  // Not owned.
   const uint64_t max_elements_;
+  ServerObserver* const observer_;  // Not owned; may be null.
 };
 
 }  // namespace activation::server

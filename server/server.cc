@@ -17,6 +17,7 @@
 #include "server/call_gate.h"
 #include "server/callback_service.h"
 #include "server/health_service.h"
+#include "server/metrics.h"
 #include "server/relu_handler.h"
 
 #ifndef ACTIVATION_VERSION
@@ -161,12 +162,22 @@ absl::Status Server::Start() {
   if (!engine.ok()) return engine.status();
   engine_ = *std::move(engine);
 
+  if (!options_.metrics_address.empty()) {
+    Metrics::Options metrics_options;
+    metrics_options.version = ACTIVATION_VERSION;
+    metrics_options.git_sha = ACTIVATION_GIT_SHA;
+    // gate_ is set below, before Serve lets anyone scrape.
+    metrics_options.inflight = [this] { return gate_->inflight(); };
+    metrics_ = std::make_unique<Metrics>(std::move(metrics_options));
+  }
   CallGate::Options gate_options;
   gate_options.max_inflight = options_.max_inflight;
   gate_options.auth_token = options_.auth_token;
+  gate_options.observer = metrics_.get();
   gate_ = std::make_unique<CallGate>(gate_options);
-  handler_ =
-      std::make_unique<ReluHandler>(engine_.get(), options_.max_elements);
+  handler_ = std::make_unique<ReluHandler>(engine_.get(), options_.max_elements,
+                                           metrics_.get());
+
   info_ = MakeInfo(options_, *engine_, gate_->auth_required());
   health_ =
       std::make_unique<HealthService>(std::set<std::string>{kServiceName});
@@ -186,6 +197,13 @@ absl::Status Server::Start() {
     builder.AddChannelArgument(
         GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
         static_cast<int>(absl::ToInt64Milliseconds(options_.shutdown_grace)));
+  }
+  if (metrics_ != nullptr) {
+    std::vector<
+        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+        interceptors;
+    interceptors.push_back(metrics_->NewInterceptorFactory());
+    builder.experimental().SetInterceptorCreators(std::move(interceptors));
   }
   builder.RegisterService(health_.get());
   if (options_.model == ThreadingModel::kAsync) {
@@ -210,7 +228,17 @@ absl::Status Server::Start() {
   if (async_service_ != nullptr) {
     async_service_->Start(options_.threads_per_queue);
   }
+  if (metrics_ != nullptr) {
+    if (absl::Status s = metrics_->Serve(options_.metrics_address); !s.ok()) {
+      Shutdown();
+      return s;
+    }
+  }
   return absl::OkStatus();
+}
+
+int Server::metrics_port() const {
+  return metrics_ == nullptr ? 0 : metrics_->port();
 }
 
 void Server::Shutdown() {

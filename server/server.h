@@ -21,6 +21,7 @@ class AsyncService;
 class CallGate;
 class CallbackService;
 class HealthService;
+class Metrics;
 class ReluHandler;
 
 // How ActivationService calls reach the handler. docs/BENCHMARKS.md compares
@@ -53,6 +54,9 @@ struct ServerOptions {
   // On Shutdown, how long in-flight calls may run before they are cancelled.
   absl::Duration shutdown_grace = absl::Seconds(20);
   ThreadingModel model = ThreadingModel::kCallback;
+  // host:port serving Prometheus metrics at /metrics (port 0 picks one);
+  // empty: no metrics at all (not even recorded).
+  std::string metrics_address;
   // kAsync: completion queues (0: one per core) and threads polling each.
   int completion_queues = 0;
   int threads_per_queue = 2;
@@ -75,6 +79,10 @@ class Server {
 
   // The port bound.
   int port() const { return port_; }
+  // The metrics port bound, or 0 without metrics.
+  int metrics_port() const;
+  // Null without metrics.
+  Metrics* metrics() const { return metrics_.get(); }
   const v1::ServerInfo& info() const { return info_; }
 
   // Drains: health turns NOT_SERVING, new calls get UNAVAILABLE, in-flight
@@ -90,6 +98,7 @@ class Server {
   v1::ServerInfo info_;
   int port_ = 0;
   std::unique_ptr<core::Engine> engine_;
+  std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<ReluHandler> handler_;
   std::unique_ptr<CallGate> gate_;
   std::unique_ptr<HealthService> health_;

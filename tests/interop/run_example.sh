@@ -53,7 +53,7 @@ port_ready() {
   [[ -s "$tmp/port" && "$(tail -c1 "$tmp/port" | wc -l)" -eq 1 ]]
 }
 
-"$server_binary" --address=127.0.0.1:0 --port_file="$tmp/port" >"$tmp/server.log" 2>&1 &
+"$server_binary" --address=127.0.0.1:0 --metrics_address=127.0.0.1:0 --port_file="$tmp/port" >"$tmp/server.log" 2>&1 &
 server_pid=$!
 
 deadline=$((SECONDS + kStartTimeoutS))
