@@ -25,6 +25,8 @@ ABSL_FLAG(int, concurrency, 32, "calls in flight");
 ABSL_FLAG(int, connections, 2, "TCP connections");
 ABSL_FLAG(absl::Duration, duration, absl::Seconds(5), "how long to run");
 ABSL_FLAG(int, elements, 16, "FLOAT32 elements per request");
+ABSL_FLAG(int64_t, calls, 0,
+          "stop after this many calls (0: run for --duration instead)");
 
 namespace {
 
@@ -70,8 +72,12 @@ int main(int argc, char** argv) {
         stubs[connection]->AsyncRelu(&call->context, request, &cq);
     call->reader->Finish(&call->response, &call->status, call);
   };
-  const auto end = Clock::now() + absl::ToChronoNanoseconds(
-                                      absl::GetFlag(FLAGS_duration));
+  const int64_t max_calls = absl::GetFlag(FLAGS_calls);
+  const auto end =
+      max_calls > 0 ? Clock::time_point::max()
+                    : Clock::now() +
+                          absl::ToChronoNanoseconds(absl::GetFlag(FLAGS_duration));
+  int64_t started = absl::GetFlag(FLAGS_concurrency);
   // Warm up the connections, then measure.
   for (int i = 0; i < absl::GetFlag(FLAGS_concurrency); ++i) {
     start_call(i % connections);
@@ -94,10 +100,12 @@ int main(int argc, char** argv) {
     const int connection = call->connection;
     delete call;
     --in_flight;
-    if (now < end) {
+    if (now < end && (max_calls == 0 || started < max_calls)) {
       start_call(connection);
       ++in_flight;
+      ++started;
     }
+
   }
   const double seconds =
       std::chrono::duration<double>(Clock::now() - measure_start).count();

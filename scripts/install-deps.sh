@@ -9,7 +9,10 @@ packages=(
   libgrpc++-dev protobuf-compiler protobuf-compiler-grpc libprotobuf-dev
   grpc-proto prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3-grpcio python3-numpy python3-protobuf
+  python3-grpcio python3-numpy python3-protobuf python3-yaml
+
+  prometheus
+
   curl
 )
 

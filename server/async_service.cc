@@ -1,12 +1,8 @@
 #include "server/async_service.h"
 
 #include <atomic>
-#include <string>
+#include <optional>
 #include <utility>
-
-#include "absl/strings/str_cat.h"
-#include "server/callback_service.h"
-#include "server/status.h"
 
 namespace activation::server {
 namespace {
@@ -21,8 +17,10 @@ class Tag {
   void* AsTag() { return this; }
 };
 
-// Shared by both kinds of call: the context, the done notification that
-// reports cancellation, and a count of the two tags still to come.
+// Shared by both kinds of call: the context, and a count of the tags still
+// to come. Registering for the done notification is what lets
+// ServerContext::IsCancelled report a cancellation (once another thread of
+// the queue has taken that notice), which the engine polls mid-compute.
 class CallBase {
  public:
   CallBase(AsyncService* service, grpc::ServerCompletionQueue* cq)
@@ -37,12 +35,6 @@ class CallBase {
   void Unref() {
     if (refs_.fetch_sub(1) == 1) delete this;
   }
-  core::Engine::CancelCheck CancelCheck() {
-    return [this] {
-      return cancelled_.load(std::memory_order_relaxed) ||
-             std::chrono::system_clock::now() > context_.deadline();
-    };
-  }
 
   AsyncService* const service_;            // Not owned.
   grpc::ServerCompletionQueue* const cq_;  // Not owned.
@@ -52,17 +44,13 @@ class CallBase {
   class DoneTag final : public Tag {
    public:
     explicit DoneTag(CallBase* call) : call_(call) {}
-    void Proceed(bool /*ok*/) override {
-      call_->cancelled_.store(call_->context_.IsCancelled());
-      call_->Unref();
-    }
+    void Proceed(bool /*ok*/) override { call_->Unref(); }
 
    private:
     CallBase* const call_;
   };
 
   std::atomic<int> refs_{1};
-  std::atomic<bool> cancelled_{false};
   DoneTag done_tag_;
 };
 
@@ -81,21 +69,12 @@ class UnaryCall final : public CallBase, public Tag {
     Started();
     service_->RequestUnary(cq_);
     finishing_ = true;
-    absl::Status status;
-    {
-      absl::StatusOr<CallGate::Ticket> ticket =
-          service_->gate()->Admit(context_);
-      status = ticket.status();
-      if (ticket.ok()) {
-        status = ExplainCancellation(
-            service_->handler()->Relu(&request_, &response_, CancelCheck()),
-            context_);
-      }
-    }  // the ticket is released before the client can see the status
+    const grpc::Status status =
+        ServeRelu(service_->backend(), context_, &request_, &response_);
     if (status.ok()) {
-      responder_.Finish(response_, grpc::Status::OK, AsTag());
+      responder_.Finish(response_, status, AsTag());
     } else {
-      responder_.FinishWithError(ToGrpcStatus(status), AsTag());
+      responder_.FinishWithError(status, AsTag());
     }
   }
 
@@ -122,19 +101,26 @@ class StreamCall final : public CallBase, public Tag {
         }
         Started();
         service_->RequestStream(cq_);
-        return Begin();
+        session_.emplace(service_->backend(), context_);
+        if (!session_->admission().ok()) {
+          return Finish(session_->Finish(session_->admission()));
+        }
+        return Read();
       case State::kReading:
-        if (!ok) return Finish(grpc::Status::OK);  // the client half-closed
-        return Answer();
+        if (!ok) return Finish(session_->Finish(absl::OkStatus()));
+        if (absl::Status s = session_->Compute(&request_, &response_);
+            !s.ok()) {
+          return Finish(session_->Finish(s));
+        }
+        state_ = State::kWriting;
+        stream_.Write(response_, AsTag());
+        return;
       case State::kWriting:
         if (!ok) {
           return Finish(
-              grpc::Status(grpc::StatusCode::CANCELLED, "stream closed"));
+              session_->Finish(absl::CancelledError("stream closed")));
         }
-        request_.Clear();
-        state_ = State::kReading;
-        stream_.Read(&request_, AsTag());
-        return;
+        return Read();
       case State::kFinishing:
         Unref();
         return;
@@ -144,42 +130,22 @@ class StreamCall final : public CallBase, public Tag {
  private:
   enum class State { kRequested, kReading, kWriting, kFinishing };
 
-  void Begin() {
-    absl::StatusOr<CallGate::Ticket> ticket = service_->gate()->Admit(context_);
-    if (!ticket.ok()) return Finish(ToGrpcStatus(ticket.status()));
-    ticket_ = *std::move(ticket);
+  void Read() {
+    request_.Clear();
     state_ = State::kReading;
     stream_.Read(&request_, AsTag());
   }
 
-  void Answer() {
-    response_.Clear();
-    const absl::Status status = ExplainCancellation(
-        service_->handler()->Relu(&request_, &response_, CancelCheck()),
-        context_);
-
-    if (!status.ok()) {
-      return Finish(ToGrpcStatus(absl::Status(
-          status.code(),
-          absl::StrCat("message ", index_, ": ", status.message()))));
-    }
-    ++index_;
-    state_ = State::kWriting;
-    stream_.Write(response_, AsTag());
-  }
-
   void Finish(const grpc::Status& status) {
     state_ = State::kFinishing;
-    ticket_ = CallGate::Ticket();
     stream_.Finish(status, AsTag());
   }
 
   grpc::ServerAsyncReaderWriter<v1::ReluResponse, v1::ReluRequest> stream_;
+  std::optional<StreamSession> session_;  // from the start of the call
   v1::ReluRequest request_;
   v1::ReluResponse response_;
-  CallGate::Ticket ticket_;
   State state_ = State::kRequested;
-  int64_t index_ = 0;
 };
 
 }  // namespace
@@ -232,7 +198,9 @@ void AsyncService::RequestStream(grpc::ServerCompletionQueue* cq) {
 grpc::ServerUnaryReactor* AsyncService::GetServerInfo(
     grpc::CallbackServerContext* context,
     const v1::GetServerInfoRequest* /*request*/, v1::ServerInfo* response) {
-  return ServeServerInfo(gate_, *info_, context, response);
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ServeServerInfo(backend_, *context, response));
+  return reactor;
 }
 
 }  // namespace activation::server

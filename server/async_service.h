@@ -13,8 +13,7 @@
 #include "absl/synchronization/mutex.h"
 #include "activation/v1/activation.grpc.pb.h"
 #include "grpcpp/server_builder.h"
-#include "server/call_gate.h"
-#include "server/relu_handler.h"
+#include "server/call.h"
 
 namespace activation::server {
 
@@ -24,10 +23,7 @@ class AsyncService final
               v1::ActivationService::WithAsyncMethod_ReluStream<
                   v1::ActivationService::Service>>> {
  public:
-  // None owned; all must outlive *this.
-  AsyncService(const ReluHandler* handler, CallGate* gate,
-               const v1::ServerInfo* info)
-      : handler_(handler), gate_(gate), info_(info) {}
+  explicit AsyncService(const Backend& backend) : backend_(backend) {}
   ~AsyncService() override;
 
   // Adds `queues` completion queues to `builder`; call before BuildAndStart.
@@ -50,13 +46,10 @@ class AsyncService final
   void RequestUnary(grpc::ServerCompletionQueue* cq) ABSL_LOCKS_EXCLUDED(mu_);
   void RequestStream(grpc::ServerCompletionQueue* cq) ABSL_LOCKS_EXCLUDED(mu_);
 
-  const ReluHandler* handler() const { return handler_; }
-  CallGate* gate() const { return gate_; }
+  const Backend& backend() const { return backend_; }
 
  private:
-  const ReluHandler* handler_;  // Not owned.
-  CallGate* gate_;              // Not owned.
-  const v1::ServerInfo* info_;  // Not owned.
+  const Backend backend_;
   std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues_;
   std::vector<std::thread> threads_;
   absl::Mutex mu_;

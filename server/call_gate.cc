@@ -61,7 +61,6 @@ absl::Status CallGate::Reject(absl::string_view reason, absl::Status status) {
   return status;
 }
 
-
 absl::Status CallGate::Authenticate(
     const grpc::ServerContextBase& context) const {
   if (options_.auth_token.empty()) return absl::OkStatus();

@@ -20,8 +20,9 @@ class HealthService::Watcher final
     : public grpc::ServerWriteReactor<HealthCheckResponse> {
  public:
   static std::shared_ptr<Watcher> Create(HealthService* service,
-                                         std::string name) {
-    auto watcher = std::shared_ptr<Watcher>(new Watcher(service, name));
+                                         std::string name, Metrics* metrics) {
+    auto watcher =
+        std::shared_ptr<Watcher>(new Watcher(service, name, metrics));
     watcher->self_ = watcher;
     return watcher;
   }
@@ -62,8 +63,12 @@ class HealthService::Watcher final
   }
 
  private:
-  Watcher(HealthService* service, std::string name)
-      : service_(service), name_(std::move(name)) {}
+  Watcher(HealthService* service, std::string name, Metrics* metrics)
+      : service_(service),
+        name_(std::move(name)),
+        record_(metrics, Metrics::Rpc::kHealthWatch) {
+    record_.Received();
+  }
 
   // Starts the next write or the finish, if one is due.
   void Pump() ABSL_LOCKS_EXCLUDED(mu_) {
@@ -83,9 +88,13 @@ class HealthService::Watcher final
         return;
       }
     }
+    // Only this thread got to start this write or the finish (the flags
+    // were claimed under mu_), so record_ is not touched concurrently.
     if (finish) {
+      record_.Finish(static_cast<absl::StatusCode>(finish_status.error_code()));
       Finish(finish_status);
     } else {
+      record_.Sent();
       StartWrite(&response_);
     }
   }
@@ -93,6 +102,7 @@ class HealthService::Watcher final
   HealthService* const service_;  // Not owned.
   const std::string name_;
   std::shared_ptr<Watcher> self_;
+  CallRecord record_;
   absl::Mutex mu_;
   // Written under mu_ while no write is in flight; read by gRPC during one.
   HealthCheckResponse response_;
@@ -104,7 +114,9 @@ class HealthService::Watcher final
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-HealthService::HealthService(const std::set<std::string>& services) {
+HealthService::HealthService(const std::set<std::string>& services,
+                             Metrics* metrics)
+    : metrics_(metrics) {
   absl::MutexLock lock(&mu_);
   statuses_[""] = HealthCheckResponse::SERVING;
   for (const std::string& service : services) {
@@ -149,18 +161,23 @@ grpc::ServerUnaryReactor* HealthService::Check(
     grpc::CallbackServerContext* context, const HealthCheckRequest* request,
     HealthCheckResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  CallRecord record(metrics_, Metrics::Rpc::kHealthCheck);
+  record.Received();
   ServingStatus status;
   {
     absl::MutexLock lock(&mu_);
     status = StatusOf(request->service());
   }
   if (status == HealthCheckResponse::SERVICE_UNKNOWN) {
+    record.Finish(absl::StatusCode::kNotFound);
     reactor->Finish(grpc::Status(
         grpc::StatusCode::NOT_FOUND,
         absl::StrCat("unknown service \"", request->service(), "\"")));
     return reactor;
   }
   response->set_status(status);
+  record.Sent();
+  record.Finish(absl::StatusCode::kOk);
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }
@@ -168,7 +185,9 @@ grpc::ServerUnaryReactor* HealthService::Check(
 grpc::ServerWriteReactor<HealthCheckResponse>* HealthService::Watch(
     grpc::CallbackServerContext* /*context*/,
     const HealthCheckRequest* request) {
-  std::shared_ptr<Watcher> watcher = Watcher::Create(this, request->service());
+  std::shared_ptr<Watcher> watcher =
+      Watcher::Create(this, request->service(), metrics_);
+
   ServingStatus status;
   bool last;
   {

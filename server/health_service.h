@@ -12,6 +12,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "server/metrics.h"
 
 namespace activation::server {
 
@@ -22,8 +23,8 @@ class HealthService final : public grpc::health::v1::Health::CallbackService {
   class Watcher;
 
   // `services` are the names Check and Watch know ("" is always known);
-  // all start SERVING.
-  explicit HealthService(const std::set<std::string>& services);
+  // all start SERVING. `metrics` (not owned, may be null) records the calls.
+  HealthService(const std::set<std::string>& services, Metrics* metrics);
   ~HealthService() override;
 
   // Sets every known service to NOT_SERVING and ends every Watch stream
@@ -47,6 +48,7 @@ class HealthService final : public grpc::health::v1::Health::CallbackService {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RemoveWatcher(Watcher* watcher) ABSL_LOCKS_EXCLUDED(mu_);
 
+  Metrics* const metrics_;  // Not owned; may be null.
   mutable absl::Mutex mu_;
   std::map<std::string, ServingStatus> statuses_ ABSL_GUARDED_BY(mu_);
   // Reactor methods are never called with mu_ held: gRPC may run reactions

@@ -16,7 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "activation/v1/activation.pb.h"
+#include "grpcpp/support/status.h"
 #include "prometheus/collectable.h"
 #include "prometheus/gauge.h"
 #include "prometheus/metric_family.h"
@@ -26,7 +26,6 @@ namespace activation::server {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using grpc::experimental::InterceptionHookPoints;
 
 constexpr int kCodeCount = 17;  // OK .. UNAUTHENTICATED
 
@@ -50,20 +49,6 @@ const char* CodeName(grpc::StatusCode code) {
                                                      "UNAUTHENTICATED"};
   const int index = static_cast<int>(code);
   return index >= 0 && index < kCodeCount ? kNames[index] : "UNKNOWN";
-}
-
-const char* TypeName(grpc::experimental::ServerRpcInfo::Type type) {
-  switch (type) {
-    case grpc::experimental::ServerRpcInfo::Type::UNARY:
-      return "unary";
-    case grpc::experimental::ServerRpcInfo::Type::CLIENT_STREAMING:
-      return "client_stream";
-    case grpc::experimental::ServerRpcInfo::Type::SERVER_STREAMING:
-      return "server_stream";
-    case grpc::experimental::ServerRpcInfo::Type::BIDI_STREAMING:
-      return "bidi_stream";
-  }
-  return "unknown";
 }
 
 // `start`, `start * factor`, ... up to `end`, then `end`.
@@ -90,106 +75,20 @@ const prometheus::Histogram::BucketBoundaries& ComputeBuckets() {
   return *buckets;
 }
 
-uint64_t PayloadBytes(const v1::Tensor& tensor) {
-  return tensor.raw_data().size() +
-         static_cast<uint64_t>(tensor.float_data_size()) * sizeof(float);
-}
-
 }  // namespace
 
-struct Metrics::Method {
-  prometheus::Labels labels;
-  // Relu and ReluStream: also count tensor payload bytes.
-  bool carries_tensors = false;
+// The series of one RPC, all created up front so that recording a call is
+// a handful of atomic adds.
+struct Metrics::Series {
+  bool carries_tensors = false;  // Relu, ReluStream: count payload bytes
   prometheus::Counter* started = nullptr;
   prometheus::Counter* received = nullptr;
   prometheus::Counter* sent = nullptr;
   prometheus::Histogram* handling = nullptr;
-  prometheus::Family<prometheus::Counter>* handled_family = nullptr;
-  // By code, created on first use: most codes never happen.
-  std::array<std::atomic<prometheus::Counter*>, kCodeCount> handled{};
-
-  prometheus::Counter& Handled(grpc::StatusCode code) {
-    const int index = static_cast<int>(code);
-    if (index < 0 || index >= kCodeCount) return Handled(grpc::UNKNOWN);
-    prometheus::Counter* counter =
-        handled[index].load(std::memory_order_acquire);
-    if (counter == nullptr) {
-      prometheus::Labels labels_with_code = labels;
-      labels_with_code["grpc_code"] = CodeName(code);
-      // Family::Add returns the existing series for the same labels, so a
-      // race here only stores the same pointer twice.
-      counter = &handled_family->Add(labels_with_code);
-      handled[index].store(counter, std::memory_order_release);
-    }
-    return *counter;
-  }
+  std::array<prometheus::Counter*, kCodeCount> handled{};
 };
 
 namespace {
-
-// Records one call: started at its initial metadata, every message each way,
-// and the status and latency when the status is sent.
-class MetricsInterceptor final : public grpc::experimental::Interceptor {
- public:
-  MetricsInterceptor(Metrics* metrics, Metrics::Method* method)
-      : metrics_(metrics), method_(method), start_(Clock::now()) {}
-
-  void Intercept(grpc::experimental::InterceptorBatchMethods* batch) override {
-    if (batch->QueryInterceptionHookPoint(
-            InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
-      method_->started->Increment();
-    }
-    if (batch->QueryInterceptionHookPoint(
-            InterceptionHookPoints::POST_RECV_MESSAGE)) {
-      if (const void* message = batch->GetRecvMessage(); message != nullptr) {
-        method_->received->Increment();
-        if (method_->carries_tensors) {
-          metrics_->payload_received().Increment(
-              static_cast<double>(PayloadBytes(
-                  static_cast<const v1::ReluRequest*>(message)->input())));
-        }
-      }
-    }
-    if (batch->QueryInterceptionHookPoint(
-            InterceptionHookPoints::PRE_SEND_MESSAGE)) {
-      method_->sent->Increment();
-      if (method_->carries_tensors) {
-        if (const void* message = batch->GetSendMessage(); message != nullptr) {
-          metrics_->payload_sent().Increment(static_cast<double>(PayloadBytes(
-              static_cast<const v1::ReluResponse*>(message)->output())));
-        }
-      }
-    }
-    if (batch->QueryInterceptionHookPoint(
-            InterceptionHookPoints::PRE_SEND_STATUS)) {
-      method_->Handled(batch->GetSendStatus().error_code()).Increment();
-      method_->handling->Observe(
-          std::chrono::duration<double>(Clock::now() - start_).count());
-    }
-    batch->Proceed();
-  }
-
- private:
-  Metrics* const metrics_;         // Not owned.
-  Metrics::Method* const method_;  // Not owned.
-  const Clock::time_point start_;
-};
-
-class MetricsInterceptorFactory final
-    : public grpc::experimental::ServerInterceptorFactoryInterface {
- public:
-  explicit MetricsInterceptorFactory(Metrics* metrics) : metrics_(metrics) {}
-
-  grpc::experimental::Interceptor* CreateServerInterceptor(
-      grpc::experimental::ServerRpcInfo* info) override {
-    return new MetricsInterceptor(
-        metrics_, metrics_->ForMethod(info->method(), info->type()));
-  }
-
- private:
-  Metrics* const metrics_;  // Not owned.
-};
 
 // Reads a whole small file, or "" if it cannot.
 std::string Slurp(const char* path) {
@@ -305,33 +204,65 @@ Metrics::Metrics(Options options)
     : options_(std::move(options)),
       registry_(std::make_shared<prometheus::Registry>()),
       process_(std::make_shared<ProcessCollector>(&options_)) {
-  started_ = &prometheus::BuildCounter()
-                  .Name("grpc_server_started_total")
-                  .Help("Total number of RPCs started on the server.")
-                  .Register(*registry_);
-  handled_ = &prometheus::BuildCounter()
-                  .Name("grpc_server_handled_total")
-                  .Help(
-                      "Total number of RPCs completed on the server, "
-                      "regardless of success or failure.")
-                  .Register(*registry_);
-  received_ = &prometheus::BuildCounter()
-                   .Name("grpc_server_msg_received_total")
-                   .Help(
-                       "Total number of RPC stream messages received on "
-                       "the server.")
-                   .Register(*registry_);
-  sent_ = &prometheus::BuildCounter()
-               .Name("grpc_server_msg_sent_total")
-               .Help("Total number of gRPC stream messages sent by the server.")
-               .Register(*registry_);
-  handling_seconds_ =
-      &prometheus::BuildHistogram()
-           .Name("grpc_server_handling_seconds")
-           .Help(
-               "Histogram of response latency (seconds) of gRPC that had "
-               "been application-level handled by the server.")
-           .Register(*registry_);
+  auto& started = prometheus::BuildCounter()
+                      .Name("grpc_server_started_total")
+                      .Help("Total number of RPCs started on the server.")
+                      .Register(*registry_);
+  auto& handled = prometheus::BuildCounter()
+                      .Name("grpc_server_handled_total")
+                      .Help(
+                          "Total number of RPCs completed on the server, "
+                          "regardless of success or failure.")
+                      .Register(*registry_);
+  auto& received = prometheus::BuildCounter()
+                       .Name("grpc_server_msg_received_total")
+                       .Help(
+                           "Total number of RPC stream messages received "
+                           "on the server.")
+                       .Register(*registry_);
+  auto& sent =
+      prometheus::BuildCounter()
+          .Name("grpc_server_msg_sent_total")
+          .Help("Total number of gRPC stream messages sent by the server.")
+          .Register(*registry_);
+  auto& handling =
+      prometheus::BuildHistogram()
+          .Name("grpc_server_handling_seconds")
+          .Help(
+              "Histogram of response latency (seconds) of gRPC that had "
+              "been application-level handled by the server.")
+          .Register(*registry_);
+  struct RpcInfo {
+    Rpc rpc;
+    const char* service;
+    const char* method;
+    const char* type;
+  };
+  constexpr char kActivation[] = "activation.v1.ActivationService";
+  constexpr char kHealth[] = "grpc.health.v1.Health";
+  for (const RpcInfo& info :
+       {RpcInfo{Rpc::kRelu, kActivation, "Relu", "unary"},
+        RpcInfo{Rpc::kReluStream, kActivation, "ReluStream", "bidi_stream"},
+        RpcInfo{Rpc::kGetServerInfo, kActivation, "GetServerInfo", "unary"},
+        RpcInfo{Rpc::kHealthCheck, kHealth, "Check", "unary"},
+        RpcInfo{Rpc::kHealthWatch, kHealth, "Watch", "server_stream"}}) {
+    const prometheus::Labels labels = {{"grpc_service", info.service},
+                                       {"grpc_method", info.method},
+                                       {"grpc_type", info.type}};
+    auto series = std::make_unique<Series>();
+    series->carries_tensors =
+        info.rpc == Rpc::kRelu || info.rpc == Rpc::kReluStream;
+    series->started = &started.Add(labels);
+    series->received = &received.Add(labels);
+    series->sent = &sent.Add(labels);
+    series->handling = &handling.Add(labels, HandlingBuckets());
+    for (int code = 0; code < kCodeCount; ++code) {
+      prometheus::Labels with_code = labels;
+      with_code["grpc_code"] = CodeName(static_cast<grpc::StatusCode>(code));
+      series->handled[code] = &handled.Add(with_code);
+    }
+    rpcs_[static_cast<int>(info.rpc)] = std::move(series);
+  }
   auto& compute = prometheus::BuildHistogram()
                       .Name("activation_compute_seconds")
                       .Help("Engine time per tensor, in seconds.")
@@ -385,11 +316,6 @@ int Metrics::port() const {
   return ports.empty() ? 0 : ports.front();
 }
 
-std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
-Metrics::NewInterceptorFactory() {
-  return std::make_unique<MetricsInterceptorFactory>(this);
-}
-
 void Metrics::OnRejected(absl::string_view reason) {
   rejected_->Add({{"reason", std::string(reason)}}).Increment();
 }
@@ -402,43 +328,46 @@ void Metrics::OnComputed(core::DataType dtype, uint64_t elements,
   if (ok) elements_[index]->Increment(static_cast<double>(elements));
 }
 
-Metrics::Method* Metrics::ForMethod(
-    absl::string_view method, grpc::experimental::ServerRpcInfo::Type type) {
-  {
-    absl::ReaderMutexLock lock(&mu_);
-    if (auto it = methods_.find(method); it != methods_.end()) {
-      return it->second.get();
-    }
-  }
-  absl::MutexLock lock(&mu_);
-  std::unique_ptr<Method>& slot = methods_[std::string(method)];
-  if (slot != nullptr) return slot.get();
-  // "/pkg.Service/Method"
-  const size_t slash = method.rfind('/');
-  const std::string service(slash == absl::string_view::npos || slash == 0
-                                ? absl::string_view()
-                                : method.substr(1, slash - 1));
-  const std::string name(
-      slash == absl::string_view::npos ? method : method.substr(slash + 1));
-  slot = std::make_unique<Method>();
-  slot->labels = {{"grpc_service", service},
-                  {"grpc_method", name},
-                  {"grpc_type", TypeName(type)}};
-  slot->carries_tensors = service == "activation.v1.ActivationService" &&
-                          (name == "Relu" || name == "ReluStream");
-  slot->started = &started_->Add(slot->labels);
-  slot->received = &received_->Add(slot->labels);
-  slot->sent = &sent_->Add(slot->labels);
-  slot->handling = &handling_seconds_->Add(slot->labels, HandlingBuckets());
-  slot->handled_family = handled_;
-  return slot.get();
-}
-
 std::string Metrics::Scrape() const {
   std::vector<prometheus::MetricFamily> families = registry_->Collect();
   for (auto& family : process_->Collect())
     families.push_back(std::move(family));
   return prometheus::TextSerializer().Serialize(families);
+}
+
+CallRecord::CallRecord(Metrics* metrics, Metrics::Rpc rpc)
+    : metrics_(metrics),
+      series_(metrics == nullptr ? nullptr
+                                 : metrics->rpcs_[static_cast<int>(rpc)].get()),
+      start_(Clock::now()) {
+  if (series_ != nullptr) series_->started->Increment();
+}
+
+CallRecord::~CallRecord() { Finish(absl::StatusCode::kCancelled); }
+
+void CallRecord::Received(uint64_t payload_bytes) {
+  if (series_ == nullptr) return;
+  series_->received->Increment();
+  if (series_->carries_tensors) {
+    metrics_->payload_received_->Increment(static_cast<double>(payload_bytes));
+  }
+}
+
+void CallRecord::Sent(uint64_t payload_bytes) {
+  if (series_ == nullptr) return;
+  series_->sent->Increment();
+  if (series_->carries_tensors) {
+    metrics_->payload_sent_->Increment(static_cast<double>(payload_bytes));
+  }
+}
+
+void CallRecord::Finish(absl::StatusCode code) {
+  if (series_ == nullptr || finished_) return;
+  finished_ = true;
+  const int index = static_cast<int>(code);
+  series_->handled[index >= 0 && index < kCodeCount ? index : 2]->Increment();
+  series_->handling->Observe(
+      std::chrono::duration<double>(Clock::now() - start_).count());
 }
 
 }  // namespace activation::server

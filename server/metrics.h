@@ -1,24 +1,24 @@
-// Prometheus metrics for the server, recorded in one place: a gRPC server
-// interceptor for every call's count, latency and messages, plus the
-// ServerObserver hooks for engine time and admission refusals. Names follow
-// go-grpc-prometheus so existing gRPC dashboards work. docs/metrics.md lists
-// them all.
+// Prometheus metrics for the server. Request metrics are recorded through
+// one wrapper, CallRecord, that every served call goes through (a gRPC
+// interceptor would do too, but in gRPC 1.51 merely having one costs ~15%
+// more instructions per call: docs/BENCHMARKS.md); engine time and admission
+// refusals come through ServerObserver. Names follow go-grpc-prometheus so
+// existing gRPC dashboards work. docs/metrics.md lists them all.
 
 #ifndef ACTIVATION_SERVER_METRICS_H_
 #define ACTIVATION_SERVER_METRICS_H_
 
 #include <array>
+#include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "core/dtype.h"
-#include "grpcpp/support/server_interceptor.h"
 #include "prometheus/counter.h"
 #include "prometheus/exposer.h"
 #include "prometheus/family.h"
@@ -31,8 +31,15 @@ namespace activation::server {
 // Thread-safe.
 class Metrics final : public ServerObserver {
  public:
-  // Request metrics of one gRPC method; owned by Metrics.
-  struct Method;
+  // The methods whose calls are recorded.
+  enum class Rpc {
+    kRelu,
+    kReluStream,
+    kGetServerInfo,
+    kHealthCheck,
+    kHealthWatch,
+  };
+  static constexpr int kRpcCount = 5;
 
   struct Options {
     std::string version;
@@ -54,28 +61,17 @@ class Metrics final : public ServerObserver {
   // The port Serve bound, or 0.
   int port() const;
 
-  // A factory for the interceptor that records request metrics; install it
-  // in the ServerBuilder. *this must outlive the server.
-  std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
-  NewInterceptorFactory();
-
   // ServerObserver:
   void OnRejected(absl::string_view reason) override;
   void OnComputed(core::DataType dtype, uint64_t elements,
                   absl::Duration duration, bool ok) override;
 
-  // The metrics of `method` ("/pkg.Service/Method"), created on first use.
-  Method* ForMethod(absl::string_view method,
-                    grpc::experimental::ServerRpcInfo::Type type)
-      ABSL_LOCKS_EXCLUDED(mu_);
-
   // The text /metrics would serve now (for tests and debugging).
   std::string Scrape() const;
 
-  prometheus::Counter& payload_received() { return *payload_received_; }
-  prometheus::Counter& payload_sent() { return *payload_sent_; }
-
  private:
+  friend class CallRecord;
+  struct Series;
   class ProcessCollector;
 
   const Options options_;
@@ -83,20 +79,40 @@ class Metrics final : public ServerObserver {
   std::shared_ptr<ProcessCollector> process_;
   std::unique_ptr<prometheus::Exposer> exposer_;
 
-  prometheus::Family<prometheus::Counter>* started_;
-  prometheus::Family<prometheus::Counter>* handled_;
-  prometheus::Family<prometheus::Counter>* received_;
-  prometheus::Family<prometheus::Counter>* sent_;
-  prometheus::Family<prometheus::Histogram>* handling_seconds_;
+  std::array<std::unique_ptr<Series>, kRpcCount> rpcs_;
   std::array<prometheus::Histogram*, core::kAllDataTypes.size()> compute_{};
   std::array<prometheus::Counter*, core::kAllDataTypes.size()> elements_{};
   prometheus::Counter* payload_received_;
   prometheus::Counter* payload_sent_;
   prometheus::Family<prometheus::Counter>* rejected_;
+};
 
-  absl::Mutex mu_;
-  absl::flat_hash_map<std::string, std::unique_ptr<Method>> methods_
-      ABSL_GUARDED_BY(mu_);
+// Records one call from its start to its status: started at construction,
+// each message, then the status code and latency at Finish. Does nothing
+// with null metrics. One call's events come one at a time; not thread-safe.
+class CallRecord {
+ public:
+  // `metrics` is not owned, may be null, and must outlive *this.
+  CallRecord(Metrics* metrics, Metrics::Rpc rpc);
+  // A call that ends without Finish (the stream broke) counts as CANCELLED.
+  ~CallRecord();
+
+  // Not copyable.
+  CallRecord(const CallRecord&) = delete;
+  CallRecord& operator=(const CallRecord&) = delete;
+
+  // One message each way; `payload_bytes` is its tensor payload, if any.
+  void Received(uint64_t payload_bytes = 0);
+  void Sent(uint64_t payload_bytes = 0);
+
+  // Records the call's status and latency. Once; later calls do nothing.
+  void Finish(absl::StatusCode code);
+
+ private:
+  Metrics* const metrics_;         // Not owned; may be null.
+  Metrics::Series* const series_;  // Owned by metrics_.
+  const std::chrono::steady_clock::time_point start_;
+  bool finished_ = false;
 };
 
 }  // namespace activation::server

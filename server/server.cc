@@ -14,6 +14,7 @@
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 #include "server/async_service.h"
+#include "server/call.h"
 #include "server/call_gate.h"
 #include "server/callback_service.h"
 #include "server/health_service.h"
@@ -179,8 +180,13 @@ absl::Status Server::Start() {
                                            metrics_.get());
 
   info_ = MakeInfo(options_, *engine_, gate_->auth_required());
-  health_ =
-      std::make_unique<HealthService>(std::set<std::string>{kServiceName});
+  health_ = std::make_unique<HealthService>(std::set<std::string>{kServiceName},
+                                            metrics_.get());
+  Backend backend;
+  backend.handler = handler_.get();
+  backend.gate = gate_.get();
+  backend.metrics = metrics_.get();
+  backend.info = &info_;
 
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -198,24 +204,16 @@ absl::Status Server::Start() {
         GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
         static_cast<int>(absl::ToInt64Milliseconds(options_.shutdown_grace)));
   }
-  if (metrics_ != nullptr) {
-    std::vector<
-        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
-        interceptors;
-    interceptors.push_back(metrics_->NewInterceptorFactory());
-    builder.experimental().SetInterceptorCreators(std::move(interceptors));
-  }
   builder.RegisterService(health_.get());
   if (options_.model == ThreadingModel::kAsync) {
-    async_service_ =
-        std::make_unique<AsyncService>(handler_.get(), gate_.get(), &info_);
+    async_service_ = std::make_unique<AsyncService>(backend);
     builder.RegisterService(async_service_.get());
     async_service_->AddCompletionQueues(
         builder, options_.completion_queues > 0 ? options_.completion_queues
                                                 : engine_->concurrency());
   } else {
-    callback_service_ =
-        std::make_unique<CallbackService>(handler_.get(), gate_.get(), &info_);
+    callback_service_ = std::make_unique<CallbackService>(backend);
+
     builder.RegisterService(callback_service_.get());
   }
   server_ = builder.BuildAndStart();
