@@ -198,10 +198,12 @@ def main():
                     f"grpc_server_handling_seconds_bucket{{{relu}}}[{window}s])))",
                     at)
         slowest = max(latencies)
-        # The server's latency is part of the client's; the estimate can sit
-        # at most one bucket (1.5x) above the true value.
-        check("p99", p99 is not None and 25e-6 <= p99 <= 1.5 * slowest,
+        # The server's handling time is part of the client's latency; the
+        # estimate can sit at most one bucket (1.5x) above the true value, or
+        # inside the first bucket (25 us) when calls are faster than that.
+        check("p99", p99 is not None and 0 < p99 <= max(1.5 * slowest, 25e-6),
               f"histogram_quantile(0.99) = {p99}, client slowest {slowest:.6f} s")
+
     except Exception as e:  # report, then clean up
         check("setup", False, str(e))
     finally:
