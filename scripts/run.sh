@@ -8,5 +8,6 @@ cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j "$(nproc)" --target activation_server
+cmake --build build -j "$(nproc)" --target activation_server activation_client
+
 exec build/server/activation_server --address=127.0.0.1:50051 "$@"

@@ -1,0 +1,405 @@
+#include "client/bench.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "core/relu.h"
+
+namespace activation {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+const char* CodeName(grpc::StatusCode code) {
+  static constexpr const char* kNames[] = {"OK",
+                                           "Canceled",
+                                           "Unknown",
+                                           "InvalidArgument",
+                                           "DeadlineExceeded",
+                                           "NotFound",
+                                           "AlreadyExists",
+                                           "PermissionDenied",
+                                           "ResourceExhausted",
+                                           "FailedPrecondition",
+                                           "Aborted",
+                                           "OutOfRange",
+                                           "Unimplemented",
+                                           "Internal",
+                                           "Unavailable",
+                                           "DataLoss",
+                                           "Unauthenticated"};
+  const int i = static_cast<int>(code);
+  return i >= 0 && i < 17 ? kNames[i] : "Unknown";
+}
+
+// What one worker saw; merged at the end.
+struct Tally {
+  std::vector<absl::Duration> latencies;
+  std::map<std::string, int64_t> codes;
+  std::map<std::string, int64_t> errors;
+  int64_t verified = 0;
+  int64_t mismatches = 0;
+};
+
+// The request every call sends, and the answer it must get.
+struct Payload {
+  v1::ReluRequest request;
+  std::string expected;                // raw_data of the answer
+  std::vector<float> expected_floats;  // or its float_data
+  uint64_t bytes = 0;
+};
+
+absl::StatusOr<Payload> MakePayload(const BenchOptions& o) {
+  Tensor tensor;
+  tensor.dtype = o.dtype;
+  tensor.shape = o.shape;
+  const uint64_t n = tensor.elements();
+  const size_t item = core::ItemSize(o.dtype);
+  tensor.data.resize(n * item);
+  std::mt19937 rng(42);
+  if (o.dtype == core::DataType::kFloat32) {
+    std::uniform_real_distribution<float> dist(-10, 10);
+    for (uint64_t i = 0; i < n; ++i) {
+      const float v = dist(rng);
+      std::memcpy(&tensor.data[i * 4], &v, 4);
+    }
+  } else {
+    for (char& c : tensor.data) c = static_cast<char>(rng());
+  }
+  Payload payload;
+  payload.bytes = tensor.data.size();
+  payload.expected.resize(tensor.data.size());
+  if (absl::Status s = core::Relu(o.params, o.dtype, tensor.data.data(),
+                                  payload.expected.data(), n);
+      !s.ok()) {
+    return s;
+  }
+  v1::Tensor* input = payload.request.mutable_input();
+  input->set_dtype(static_cast<v1::DataType>(static_cast<int>(o.dtype)));
+  for (int64_t dim : o.shape) input->add_shape(dim);
+  if (o.float_data) {
+    if (o.dtype != core::DataType::kFloat32) {
+      return absl::InvalidArgumentError("--encoding=float_data needs FLOAT32");
+    }
+    const std::vector<float> values = tensor.As<float>();
+    input->mutable_float_data()->Add(values.begin(), values.end());
+    payload.expected_floats.resize(n);
+    std::memcpy(payload.expected_floats.data(), payload.expected.data(),
+                payload.expected.size());
+  } else {
+    input->set_raw_data(std::move(tensor.data));
+  }
+  *payload.request.mutable_params() = ToWire(o.params);
+  return payload;
+}
+
+bool Matches(const Payload& payload, const v1::ReluResponse& response) {
+  const v1::Tensor& out = response.output();
+  if (!payload.expected_floats.empty()) {
+    return out.float_data_size() ==
+               static_cast<int>(payload.expected_floats.size()) &&
+           std::memcmp(out.float_data().data(), payload.expected_floats.data(),
+                       payload.expected_floats.size() * 4) == 0;
+  }
+  return out.raw_data() == payload.expected;
+}
+
+// Hands out call slots: by count, by deadline, and paced to --rps.
+class Dispatcher {
+ public:
+  Dispatcher(const BenchOptions& o)
+      : total_(o.total),
+        end_(o.total > 0
+                 ? Clock::time_point::max()
+                 : Clock::now() + absl::ToChronoNanoseconds(o.duration)),
+        interval_(o.rps > 0 ? std::chrono::duration<double>(1.0 / o.rps)
+                            : std::chrono::duration<double>(0)),
+        start_(Clock::now()) {}
+
+  // Returns false when the run is over, else true with the call's 0-based
+  // index over all workers; sleeps to keep the rate.
+  bool Next(int64_t* index) {
+    const int64_t k = issued_.fetch_add(1);
+    if (total_ > 0 && k >= total_) return false;
+    if (Clock::now() >= end_) return false;
+    if (interval_.count() > 0) {
+      std::this_thread::sleep_until(
+          start_ + std::chrono::duration_cast<Clock::duration>(interval_ * k));
+    }
+    *index = k;
+    return total_ > 0 || Clock::now() < end_;
+  }
+  int64_t issued() const {
+    return std::min<int64_t>(issued_.load(),
+                             total_ > 0 ? total_ : issued_.load());
+  }
+
+ private:
+  const int64_t total_;
+  const Clock::time_point end_;
+  const std::chrono::duration<double> interval_;
+  const Clock::time_point start_;
+  std::atomic<int64_t> issued_{0};
+};
+
+void Record(Tally& tally, const grpc::Status& status, absl::Duration latency,
+            const Payload& payload, const v1::ReluResponse& response,
+            int64_t index, int verify_every) {
+  tally.latencies.push_back(latency);
+  ++tally.codes[CodeName(status.error_code())];
+  if (!status.ok()) {
+    ++tally.errors[absl::StrCat(
+        "rpc error: code = ", CodeName(status.error_code()),
+        " desc = ", status.error_message())];
+    return;
+  }
+  if (verify_every > 0 && index % verify_every == 0) {
+    ++tally.verified;
+    if (!Matches(payload, response)) ++tally.mismatches;
+  }
+}
+
+void UnaryWorker(Client& client, const Payload& payload, const BenchOptions& o,
+                 Dispatcher& dispatcher, Tally& tally) {
+  v1::ReluResponse response;
+  for (int64_t i = 0; dispatcher.Next(&i);) {
+    std::unique_ptr<grpc::ClientContext> context = client.NewContext();
+    const auto start = Clock::now();
+    const grpc::Status status =
+        client.stub().Relu(context.get(), payload.request, &response);
+    Record(tally, status, absl::FromChrono(Clock::now() - start), payload,
+           response, i, o.verify_every);
+  }
+}
+
+void StreamWorker(Client& client, const Payload& payload, const BenchOptions& o,
+                  Dispatcher& dispatcher, Tally& tally) {
+  std::unique_ptr<grpc::ClientContext> context;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::ReluRequest, v1::ReluResponse>>
+      stream;
+  v1::ReluResponse response;
+  for (int64_t i = 0; dispatcher.Next(&i);) {
+    if (stream == nullptr) {
+      context = client.NewContext(absl::Hours(24));
+      stream = client.stub().ReluStream(context.get());
+    }
+    const auto start = Clock::now();
+    if (stream->Write(payload.request) && stream->Read(&response)) {
+      Record(tally, grpc::Status::OK, absl::FromChrono(Clock::now() - start),
+             payload, response, i, o.verify_every);
+      continue;
+    }
+    stream->WritesDone();
+    const grpc::Status status = stream->Finish();
+    Record(tally,
+           status.ok()
+               ? grpc::Status(grpc::StatusCode::UNKNOWN, "stream ended early")
+               : status,
+           absl::FromChrono(Clock::now() - start), payload, response, i,
+           o.verify_every);
+    stream.reset();
+  }
+  if (stream != nullptr) {
+    stream->WritesDone();
+    stream->Finish();
+  }
+}
+
+std::string Ms(absl::Duration d) {
+  return absl::StrFormat("%.2f ms", absl::ToDoubleMilliseconds(d));
+}
+
+absl::Duration Percentile(const std::vector<absl::Duration>& sorted, double p) {
+  if (sorted.empty()) return absl::ZeroDuration();
+  const size_t i = static_cast<size_t>(p / 100.0 * (sorted.size() - 1) + 0.5);
+  return sorted[std::min(i, sorted.size() - 1)];
+}
+
+constexpr double kPercentiles[] = {10, 25, 50, 75, 90, 95, 99, 99.9};
+
+}  // namespace
+
+absl::StatusOr<BenchReport> RunBench(const std::string& target,
+                                     const ClientOptions& client_options,
+                                     const BenchOptions& o) {
+  if (o.concurrency <= 0 || o.connections <= 0) {
+    return absl::InvalidArgumentError("-c and --connections must be > 0");
+  }
+  if ((o.total > 0) == (o.duration > absl::ZeroDuration())) {
+    return absl::InvalidArgumentError(
+        "give one of -n (count) or -z (duration)");
+  }
+  absl::StatusOr<Payload> payload = MakePayload(o);
+  if (!payload.ok()) return payload.status();
+  std::vector<std::unique_ptr<Client>> clients;
+  for (int i = 0; i < o.connections; ++i) {
+    ClientOptions options = client_options;
+    options.dedicated_connection = true;
+    absl::StatusOr<std::unique_ptr<Client>> client =
+        Client::Create(target, options);
+    if (!client.ok()) return client.status();
+    clients.push_back(*std::move(client));
+  }
+  Dispatcher dispatcher(o);
+  std::vector<Tally> tallies(static_cast<size_t>(o.concurrency));
+  std::atomic<bool> running{true};
+  std::thread progress;
+  if (o.progress) {
+    progress = std::thread([&] {
+      const auto start = Clock::now();
+      while (running.load()) {
+        const double done =
+            o.total > 0 ? static_cast<double>(dispatcher.issued()) / o.total
+                        : std::chrono::duration<double>(Clock::now() - start) /
+                              absl::ToChronoNanoseconds(o.duration);
+        const int width = 40;
+        const int filled = std::min(width, static_cast<int>(done * width));
+        std::fprintf(stderr, "\r[%s%s] %3d%%", std::string(filled, '=').c_str(),
+                     std::string(width - filled, ' ').c_str(),
+                     std::min(100, static_cast<int>(done * 100)));
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      std::fprintf(stderr, "\r%*s\r", 50, "");
+    });
+  }
+  const auto start = Clock::now();
+  std::vector<std::thread> workers;
+  for (int w = 0; w < o.concurrency; ++w) {
+    workers.emplace_back([&, w] {
+      Client& client = *clients[static_cast<size_t>(w % o.connections)];
+      Tally& tally = tallies[static_cast<size_t>(w)];
+      if (o.stream) {
+        StreamWorker(client, *payload, o, dispatcher, tally);
+      } else {
+        UnaryWorker(client, *payload, o, dispatcher, tally);
+      }
+    });
+  }
+  for (std::thread& worker : workers) worker.join();
+  const absl::Duration total = absl::FromChrono(Clock::now() - start);
+  running.store(false);
+  if (progress.joinable()) progress.join();
+
+  BenchReport report;
+  for (Tally& tally : tallies) {
+    report.latencies.insert(report.latencies.end(), tally.latencies.begin(),
+                            tally.latencies.end());
+    for (const auto& [k, v] : tally.codes) report.status_codes[k] += v;
+    for (const auto& [k, v] : tally.errors) report.errors[k] += v;
+    report.verified += tally.verified;
+    report.mismatches += tally.mismatches;
+  }
+  std::sort(report.latencies.begin(), report.latencies.end());
+  report.count = static_cast<int64_t>(report.latencies.size());
+  report.total = total;
+  if (report.count > 0) {
+    report.fastest = report.latencies.front();
+    report.slowest = report.latencies.back();
+    absl::Duration sum;
+    for (absl::Duration d : report.latencies) sum += d;
+    report.average = sum / report.count;
+  }
+  const double seconds = absl::ToDoubleSeconds(total);
+  report.rps = seconds > 0 ? report.count / seconds : 0;
+  report.mbps = seconds > 0 ? report.count * payload->bytes / seconds / 1e6 : 0;
+  return report;
+}
+
+std::string BenchReport::Summary() const {
+  std::string out = absl::StrFormat(
+      "\nSummary:\n  Count:\t%d\n  Total:\t%.2f s\n  Slowest:\t%s\n"
+      "  Fastest:\t%s\n  Average:\t%s\n  Requests/sec:\t%.2f\n"
+      "  Payload MB/s:\t%.2f\n",
+      count, absl::ToDoubleSeconds(total), Ms(slowest), Ms(fastest),
+      Ms(average), rps, mbps);
+  if (!latencies.empty()) {
+    out += "\nResponse time histogram:\n";
+    constexpr int kBuckets = 10;
+    const double lo = absl::ToDoubleMilliseconds(fastest);
+    const double hi = absl::ToDoubleMilliseconds(slowest);
+    const double step = (hi - lo) / kBuckets;
+    std::vector<int64_t> counts(kBuckets + 1, 0);
+    for (absl::Duration d : latencies) {
+      const double ms = absl::ToDoubleMilliseconds(d);
+      const int b =
+          step > 0
+              ? std::min(kBuckets, static_cast<int>((ms - lo) / step + 0.5))
+              : 0;
+      ++counts[static_cast<size_t>(b)];
+    }
+    const int64_t most = *std::max_element(counts.begin(), counts.end());
+    for (int b = 0; b <= kBuckets; ++b) {
+      const int bar = most > 0 ? static_cast<int>(40 * counts[b] / most) : 0;
+      std::string bars;
+      for (int i = 0; i < bar; ++i) bars += "\xE2\x88\x8E";  // U+220E
+      out +=
+          absl::StrFormat("  %.3f [%d]\t|%s\n", lo + b * step, counts[b], bars);
+    }
+    out += "\nLatency distribution:\n";
+    for (double p : kPercentiles) {
+      out +=
+          absl::StrFormat("  %g %% in %s \n", p, Ms(Percentile(latencies, p)));
+    }
+  }
+  out += "\nStatus code distribution:\n";
+  for (const auto& [code, n] : status_codes) {
+    out += absl::StrFormat("  [%s]\t%d responses\n", code, n);
+  }
+  if (!errors.empty()) {
+    out += "\nError distribution:\n";
+    for (const auto& [message, n] : errors) {
+      out += absl::StrFormat("  [%d]\t%s\n", n, message);
+    }
+  }
+  out += absl::StrFormat("\nVerified %d answers against the engine: %d wrong\n",
+                         verified, mismatches);
+  return out;
+}
+
+std::string BenchReport::Json() const {
+  auto ns = [](absl::Duration d) { return absl::ToInt64Nanoseconds(d); };
+  auto quote = [](const std::string& s) {
+    std::string q = "\"";
+    for (char c : s) {
+      if (c == '"' || c == '\\') q += '\\';
+      if (static_cast<unsigned char>(c) < 0x20) {
+        q += absl::StrFormat("\\u%04x", c);
+        continue;
+      }
+      q += c;
+    }
+    return q + "\"";
+  };
+  std::vector<std::string> distribution;
+  for (double p : kPercentiles) {
+    distribution.push_back(absl::StrFormat("{\"percentage\":%g,\"latency\":%d}",
+                                           p, ns(Percentile(latencies, p))));
+  }
+  std::vector<std::string> codes, errs;
+  for (const auto& [k, v] : status_codes)
+    codes.push_back(quote(k) + ":" + absl::StrCat(v));
+  for (const auto& [k, v] : errors)
+    errs.push_back(quote(k) + ":" + absl::StrCat(v));
+  return absl::StrFormat(
+      "{\"count\":%d,\"total\":%d,\"average\":%d,\"fastest\":%d,"
+      "\"slowest\":%d,\"rps\":%.3f,\"mbps\":%.3f,\"latencyDistribution\":[%s],"
+      "\"statusCodeDistribution\":{%s},\"errorDistribution\":{%s},"
+      "\"verified\":%d,\"mismatches\":%d}",
+      count, ns(total), ns(average), ns(fastest), ns(slowest), rps, mbps,
+      absl::StrJoin(distribution, ","), absl::StrJoin(codes, ","),
+      absl::StrJoin(errs, ","), verified, mismatches);
+}
+
+}  // namespace activation
