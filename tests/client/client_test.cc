@@ -161,7 +161,15 @@ TEST(ClientTest, TensorOverTheMessageLimitIsChunkedExactlyWithBoundedMemory) {
   // The tensor was answered in place: client and in-process server together
   // (each with up to 4 chunks of 4 MiB in flight, and gRPC's copies of
   // them) grew by far less than another copy of it. Measured: 67 MiB.
+#ifndef __SANITIZE_ADDRESS__
   EXPECT_LT(growth, int64_t{128} << 20) << "peak RSS grew by " << growth;
+#else
+  // AddressSanitizer's allocator keeps freed chunks resident (a 256 MiB
+  // quarantine) and pads every block, so RSS measures it, not the client.
+  // The Release build checks the bound.
+  (void)growth;
+#endif
+
 
   // And it went in chunks: 256 MiB over 4 MiB messages is at least 64.
   std::map<std::string, double> m = Samples(server->metrics()->Scrape());
