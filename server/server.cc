@@ -196,6 +196,11 @@ absl::Status Server::Start() {
   builder.SetMaxSendMessageSize(static_cast<int>(options_.max_message_bytes));
   // A second server on the same port must fail, not share the traffic.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // Accept client keepalive pings as often as every 10 s (gRPC's default
+  // answers pings more frequent than every 5 minutes with GOAWAY).
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                             10000);
+
   if (options_.max_connection_age != absl::InfiniteDuration()) {
     builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
                                static_cast<int>(absl::ToInt64Milliseconds(
