@@ -35,7 +35,8 @@
 // Connection, shared by every command.
 ABSL_FLAG(std::string, target, "127.0.0.1:50051",
           "server: host:port, or dns:///name:port for round-robin over all "
-          "its addresses");
+          "its addresses; $ACTIVATION_TARGET, when set, is the default");
+
 ABSL_FLAG(bool, tls, false, "use TLS (system roots unless --tls_ca)");
 ABSL_FLAG(std::string, tls_ca, "", "PEM CA bundle to verify the server with");
 ABSL_FLAG(std::string, tls_cert, "", "PEM client certificate (mutual TLS)");
@@ -472,6 +473,12 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  // $ACTIVATION_TARGET, when set, is the default --target (the container's
+  // HEALTHCHECK follows it); the flag still wins.
+  if (const char* target = std::getenv("ACTIVATION_TARGET");
+      target != nullptr && *target != '\0') {
+    absl::SetFlag(&FLAGS_target, target);
+  }
   absl::SetProgramUsageMessage(activation::kUsage);
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   if (positional.size() != 2) {

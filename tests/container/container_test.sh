@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Builds the Docker image with podman and checks it: serves Relu, health and
+# /metrics on loopback, reports healthy, and drains on `podman stop` (SIGTERM)
+# within a few seconds, exiting 0. Prints the image size.
+#
+#   container_test.sh HOST_CLIENT_BINARY
+#
+# No Docker daemon or image registry is reachable here, so the base image is
+# made locally: mmdebstrap bookworm from this machine's Debian mirror, imported
+# as debian:bookworm-slim (once; later runs reuse it), then podman build
+# --pull=never.
+set -euo pipefail
+client_binary=$(realpath "$1")
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+image=activation-service:test
+container=activation-service-test-$$
+tmp=$(mktemp -d)
+
+# podman on these machines needs two settings that are not its defaults:
+# crun fails on their cgroup layout (runc works), and the default nofile
+# limit is too low for podman itself. Set only for this script, through
+# CONTAINERS_CONF, not in /etc.
+cat > "$tmp/containers.conf" <<'CONF'
+[containers]
+default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
+[engine]
+runtime = "runc"
+CONF
+export CONTAINERS_CONF="$tmp/containers.conf"
+
+cleanup() {
+  podman rm -f "$container" >/dev/null 2>&1 || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+passed=0
+failed=0
+check() {  # check NAME COMMAND...
+  local name=$1
+  shift
+  if "$@" >"$tmp/out" 2>&1; then
+    echo "PASS $name"
+    passed=$((passed + 1))
+  else
+    echo "FAIL $name: $(head -c 600 "$tmp/out")"
+    failed=$((failed + 1))
+  fi
+}
+
+# The mirror apt uses here: deb822 sources first, then a one-line list.
+mirror() {
+  local uri
+  uri=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+  [[ -n "$uri" ]] || uri=$(awk '/^deb / {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+  echo "$uri"
+}
+
+if ! podman image exists debian:bookworm-slim; then
+  echo "== making debian:bookworm-slim with mmdebstrap from $(mirror)"
+  mmdebstrap --quiet --variant=apt bookworm - "$(mirror)" |
+    podman import - debian:bookworm-slim >/dev/null
+fi
+
+echo "== podman build"
+start=$(date +%s)
+podman build --pull=never --format docker --quiet \
+  --build-arg GIT_SHA="$(git -C "$repo" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)" \
+  -t "$image" "$repo" >"$tmp/build.log" 2>&1 || { tail -50 "$tmp/build.log"; exit 1; }
+echo "built in $(( $(date +%s) - start )) s; image size $(podman image inspect "$image" --format '{{.Size}}' | awk '{printf "%.1f MiB", $1 / 1048576}')"
+
+free_port() {
+  /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+port=$(free_port)
+metrics_port=$(free_port)
+# --health-interval=disable: no systemd here to run podman's health timer;
+# the test runs the HEALTHCHECK itself with `podman healthcheck run`.
+podman run -d --name "$container" --network=host --health-interval=disable \
+  -e ACTIVATION_TARGET="127.0.0.1:$port" "$image" \
+  --address="127.0.0.1:$port" --metrics_address="127.0.0.1:$metrics_port" \
+  --shutdown_grace=5s >/dev/null
+
+serving() {
+  for _ in $(seq 100); do
+    "$client_binary" --target="127.0.0.1:$port" --deadline=1s health >/dev/null 2>&1 && return 0
+    sleep 0.2
+  done
+  return 1
+}
+check "the container serves" serving
+relu() {
+  [[ "$("$client_binary" --target="127.0.0.1:$port" relu --values=-2,0.5,9 --max_value=6)" == "0,0.5,6" ]]
+}
+check "Relu from the host" relu
+check "health from inside" podman exec "$container" activation_client health
+
+healthy() { podman healthcheck run "$container"; }
+check "podman healthcheck run" healthy
+metrics() {
+  curl -sf "http://127.0.0.1:$metrics_port/metrics" |
+    grep -q 'grpc_server_handled_total{grpc_code="OK",grpc_method="Relu"'
+}
+check "/metrics counts the call" metrics
+nonroot() { [[ "$(podman inspect "$container" --format '{{.Config.User}}')" == "10001" ]]; }
+check "runs as uid 10001" nonroot
+
+drain() {
+  local t0 t1
+  t0=$(date +%s%N)
+  podman stop -t 30 "$container" >/dev/null
+  t1=$(date +%s%N)
+  local ms=$(( (t1 - t0) / 1000000 ))
+  local code
+  code=$(podman inspect "$container" --format '{{.State.ExitCode}}')
+  echo "stopped in $ms ms, exit code $code"
+  podman logs "$container" 2>&1 | grep -q "SIGTERM, draining" &&
+    podman logs "$container" 2>&1 | grep -q "stopped" &&
+    [[ "$code" == 0 && $ms -lt 5000 ]]
+}
+check "podman stop drains gracefully within 5 s and exits 0" drain
+cat "$tmp/out"
+
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]
