@@ -15,7 +15,7 @@ RUN apt-get update \
       libabsl-dev libtbb-dev libgrpc++-dev protobuf-compiler \
       protobuf-compiler-grpc libprotobuf-dev grpc-proto prometheus-cpp-dev \
       libgtest-dev libgmock-dev \
- && rm -rf /var/lib/apt/lists/*
+ && apt-get clean && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 ARG GIT_SHA=unknown
@@ -33,7 +33,7 @@ RUN apt-get update \
       libabsl20220623 libc-ares2 libcivetweb1 libgrpc++1.51 libgrpc29 \
       libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 libprotobuf32 \
       libre2-9 libssl3 libtbb12 \
- && rm -rf /var/lib/apt/lists/* \
+ && apt-get clean && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin \
       activation
 COPY --from=build /build/server/activation_server /build/client/activation_client \
