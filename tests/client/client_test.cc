@@ -17,11 +17,13 @@
 #include "server/metrics.h"
 #include "server/server.h"
 #include "tests/server/test_server.h"
+#include "tests/testing/prometheus_text.h"
 #include "tests/testing/status_matchers.h"
 
 namespace activation {
 namespace {
 
+using ::activation::testing::ParseSamples;
 using ::activation::testing::StartServer;
 using ::activation::testing::StatusIs;
 using ::testing::ElementsAre;
@@ -47,21 +49,6 @@ int64_t PeakRss() {
     }
   }
   return 0;
-}
-
-// "name{labels}" -> value, for the scrape's sample lines.
-std::map<std::string, double> Samples(const std::string& text) {
-  std::map<std::string, double> samples;
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    const size_t space = line.rfind(' ');
-    double value;
-    if (line.empty() || line[0] == '#' || space == absl::string_view::npos ||
-        !absl::SimpleAtod(line.substr(space + 1), &value)) {
-      continue;
-    }
-    samples[std::string(line.substr(0, space))] = value;
-  }
-  return samples;
 }
 
 TEST(ClientTest, ReluInThreeLines) {
@@ -170,9 +157,8 @@ TEST(ClientTest, TensorOverTheMessageLimitIsChunkedExactlyWithBoundedMemory) {
   (void)growth;
 #endif
 
-
   // And it went in chunks: 256 MiB over 4 MiB messages is at least 64.
-  std::map<std::string, double> m = Samples(server->metrics()->Scrape());
+  std::map<std::string, double> m = ParseSamples(server->metrics()->Scrape());
   EXPECT_GE(m["grpc_server_msg_received_total{grpc_method=\"ReluStream\","
               "grpc_service=\"activation.v1.ActivationService\","
               "grpc_type=\"bidi_stream\"}"],
@@ -215,7 +201,7 @@ TEST(BenchTest, CountsAndStatusesEqualTheServersMetrics) {
   EXPECT_EQ(report->mismatches, 0);
   const int64_t ok = report->status_codes["OK"];
   EXPECT_EQ(report->verified, ok);
-  std::map<std::string, double> m = Samples(server->metrics()->Scrape());
+  std::map<std::string, double> m = ParseSamples(server->metrics()->Scrape());
   auto handled = [&](const char* code) {
     return m[absl::StrCat("grpc_server_handled_total{grpc_code=\"", code,
                           "\",grpc_method=\"Relu\",grpc_service=\"activation."

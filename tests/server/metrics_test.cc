@@ -19,6 +19,7 @@
 #include "server/server.h"
 #include "tests/server/test_server.h"
 #include "tests/testing/http.h"
+#include "tests/testing/prometheus_text.h"
 
 namespace activation::server {
 namespace {
@@ -26,25 +27,10 @@ namespace {
 using ::activation::testing::Connect;
 using ::activation::testing::Float32Tensor;
 using ::activation::testing::HttpGet;
+using ::activation::testing::ParseSamples;
 using ::activation::testing::StartServer;
 
 constexpr char kToken[] = "t0ken";
-
-// "name{labels}" -> value, for every sample line of a scrape.
-std::map<std::string, double> ParseSamples(const std::string& text) {
-  std::map<std::string, double> samples;
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    if (line.empty() || line[0] == '#') continue;
-    const size_t space = line.rfind(' ');
-    double value = 0;
-    if (space == absl::string_view::npos ||
-        !absl::SimpleAtod(line.substr(space + 1), &value)) {
-      continue;
-    }
-    samples[std::string(line.substr(0, space))] = value;
-  }
-  return samples;
-}
 
 std::string Series(const std::string& name, const std::string& method,
                    const std::string& type, const std::string& code = "") {
