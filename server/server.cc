@@ -138,6 +138,29 @@ v1::ServerInfo MakeInfo(const ServerOptions& o, const core::Engine& engine,
   return info;
 }
 
+// Listening port, message limits and connection policy from `o`.
+void ConfigureBuilder(const ServerOptions& o,
+                      std::shared_ptr<grpc::ServerCredentials> credentials,
+                      int* port, grpc::ServerBuilder& builder) {
+  builder.AddListeningPort(o.address, std::move(credentials), port);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(o.max_message_bytes));
+  builder.SetMaxSendMessageSize(static_cast<int>(o.max_message_bytes));
+  // A second server on the same port must fail, not share the traffic.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // Accept client keepalive pings as often as every 10 s (gRPC's default
+  // answers pings more frequent than every 5 minutes with GOAWAY).
+  builder.AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+  if (o.max_connection_age != absl::InfiniteDuration()) {
+    builder.AddChannelArgument(
+        GRPC_ARG_MAX_CONNECTION_AGE_MS,
+        static_cast<int>(absl::ToInt64Milliseconds(o.max_connection_age)));
+    builder.AddChannelArgument(
+        GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+        static_cast<int>(absl::ToInt64Milliseconds(o.shutdown_grace)));
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Create(
@@ -152,17 +175,13 @@ Server::Server(const ServerOptions& options) : options_(options) {}
 
 Server::~Server() { Shutdown(); }
 
-absl::Status Server::Start() {
-  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
-      Credentials(options_);
-  if (!credentials.ok()) return credentials.status();
+absl::Status Server::BuildParts() {
   core::EngineOptions engine_options;
   engine_options.threads = options_.engine_threads;
   absl::StatusOr<std::unique_ptr<core::Engine>> engine =
       core::Engine::Create(engine_options);
   if (!engine.ok()) return engine.status();
   engine_ = *std::move(engine);
-
   if (!options_.metrics_address.empty()) {
     Metrics::Options metrics_options;
     metrics_options.version = ACTIVATION_VERSION;
@@ -178,37 +197,22 @@ absl::Status Server::Start() {
   gate_ = std::make_unique<CallGate>(gate_options);
   handler_ = std::make_unique<ReluHandler>(engine_.get(), options_.max_elements,
                                            metrics_.get());
-
   info_ = MakeInfo(options_, *engine_, gate_->auth_required());
   health_ = std::make_unique<HealthService>(std::set<std::string>{kServiceName},
                                             metrics_.get());
-  Backend backend;
-  backend.handler = handler_.get();
-  backend.gate = gate_.get();
-  backend.metrics = metrics_.get();
-  backend.info = &info_;
+  return absl::OkStatus();
+}
+
+absl::Status Server::Start() {
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      Credentials(options_);
+  if (!credentials.ok()) return credentials.status();
+  if (absl::Status s = BuildParts(); !s.ok()) return s;
+  const Backend backend{handler_.get(), gate_.get(), metrics_.get(), &info_};
 
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options_.address, *credentials, &port_);
-  builder.SetMaxReceiveMessageSize(
-      static_cast<int>(options_.max_message_bytes));
-  builder.SetMaxSendMessageSize(static_cast<int>(options_.max_message_bytes));
-  // A second server on the same port must fail, not share the traffic.
-  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  // Accept client keepalive pings as often as every 10 s (gRPC's default
-  // answers pings more frequent than every 5 minutes with GOAWAY).
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
-                             10000);
-
-  if (options_.max_connection_age != absl::InfiniteDuration()) {
-    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
-                               static_cast<int>(absl::ToInt64Milliseconds(
-                                   options_.max_connection_age)));
-    builder.AddChannelArgument(
-        GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
-        static_cast<int>(absl::ToInt64Milliseconds(options_.shutdown_grace)));
-  }
+  ConfigureBuilder(options_, *credentials, &port_, builder);
   builder.RegisterService(health_.get());
   if (options_.model == ThreadingModel::kAsync) {
     async_service_ = std::make_unique<AsyncService>(backend);
@@ -218,15 +222,17 @@ absl::Status Server::Start() {
                                                 : engine_->concurrency());
   } else {
     callback_service_ = std::make_unique<CallbackService>(backend);
-
     builder.RegisterService(callback_service_.get());
   }
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
     server_.reset();
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", options_.address,
-                     " (in use, or not a valid host:port)"));
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on ", options_.address,
+        " (in use, or not a valid host:port",
+        options_.tls_cert_file.empty()
+            ? ")"
+            : "; or tls_cert and tls_key are not a certificate and its key)"));
   }
   if (async_service_ != nullptr) {
     async_service_->Start(options_.threads_per_queue);

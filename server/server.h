@@ -94,6 +94,8 @@ class Server {
 
  private:
   explicit Server(const ServerOptions& options);
+  // Makes the engine, metrics, gate, handler and health service.
+  absl::Status BuildParts();
   absl::Status Start();
 
   const ServerOptions options_;
