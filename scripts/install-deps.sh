@@ -12,7 +12,8 @@ packages=(
   python3-grpcio python3-numpy python3-protobuf python3-yaml
 
   prometheus
-  podman buildah runc mmdebstrap
+  podman buildah runc mmdebstrap catatonit
+
 
 
   curl
