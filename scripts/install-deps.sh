@@ -29,6 +29,10 @@ done
 # so only install it when the commands are missing.
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+# kubectl renders deploy/k8s (tests/deploy); the machine image carries a
+# current one, Debian's kubernetes-client is the fallback.
+command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
+
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 
 echo "install-deps: installing ${missing[*]}" >&2

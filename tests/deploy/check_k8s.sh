@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Checks the Kubernetes manifests in deploy/k8s without a cluster:
-#   1. renders deploy/k8s and deploy/k8s/overlays/prometheus-operator with
+#   1. renders deploy/k8s and its overlays (prometheus-operator, tls) with
 #      `kubectl kustomize`;
 #   2. validates every rendered object with kubernetes-models' schemas
 #      (ServiceMonitor with a schema of our own) and the service's invariants
-#      across objects (k8s-validate/validate.js);
+#      across objects (k8s-validate/validate.js); overlays/tls's
+#      secrets.example.yaml against the schemas only;
 #   3. types every object with its kubernetes-types interface in a generated
 #      manifests.ts and runs `tsc --strict --noEmit`: object literals catch
 #      unknown and misspelled fields (k8s-validate/gen_types.js);
@@ -43,7 +44,8 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
 renders=()
-for target in deploy/k8s deploy/k8s/overlays/prometheus-operator; do
+for target in deploy/k8s deploy/k8s/overlays/prometheus-operator \
+    deploy/k8s/overlays/tls; do
   label="$(basename "$target")"
   [[ "$label" == k8s ]] && label=base
   step "kubectl kustomize $target"
@@ -56,9 +58,13 @@ done
 
 step "kubernetes-models schemas and invariants (validate.js)"
 node "$validator/validate.js" "${renders[@]}" || die "validate.js"
+secrets="tls-secrets-example=$root/deploy/k8s/overlays/tls/secrets.example.yaml"
+node "$validator/validate.js" --schema-only "$secrets" ||
+  die "validate.js: secrets.example.yaml"
 
 step "kubernetes-types: tsc --strict --noEmit on the generated manifests.ts"
-node "$validator/gen_types.js" "$tmp/ts" "${renders[@]}" || die "gen_types.js"
+node "$validator/gen_types.js" "$tmp/ts" "${renders[@]}" "$secrets" ||
+  die "gen_types.js"
 "$validator/node_modules/.bin/tsc" --strict --noEmit -p "$tmp/ts" ||
   die "tsc: a manifest does not match its kubernetes-types interface"
 echo "tsc: no errors"
@@ -91,4 +97,4 @@ expect_failure "terminationGracePeriodSeconds: 20 (invariants)" \
   node "$validator/validate.js" --mutate=short-grace "base=$tmp/base.yaml"
 
 echo
-echo "check_k8s: deploy/k8s renders and validates (base and prometheus-operator)"
+echo "check_k8s: deploy/k8s renders and validates (base, prometheus-operator, tls)"

@@ -10,10 +10,11 @@
 //      at what exists.
 // Prints one line per object and per render; exits 1 on any problem.
 //
-//   node validate.js [--mutate=NAME] LABEL=FILE...
+//   node validate.js [--mutate=NAME] [--schema-only] LABEL=FILE...
 //
 // --mutate applies a deliberate mistake first (kinds.js MUTATIONS), for
-// check_k8s.sh's self-tests.
+// check_k8s.sh's self-tests; --schema-only skips the invariants (for files
+// that are not a whole render, such as overlays/tls/secrets.example.yaml).
 
 const fs = require('fs');
 const path = require('path');
@@ -185,15 +186,47 @@ function checkRender(objects, flags) {
   expect(period > grace + sleep,
       `Deployment: terminationGracePeriodSeconds ${period} must exceed --shutdown_grace (${grace}s) + preStop sleep (${sleep}s)`);
 
-  // Probes: native gRPC on the grpc port; readiness on the service.
+  // Volumes: every mount names a volume; every file a flag names is mounted.
+  const volumes = new Set((podSpec.volumes || []).map((v) => v.name));
+  const mounts = c.volumeMounts || [];
+  for (const m of mounts) {
+    expect(volumes.has(m.name), `Deployment: volumeMount ${m.mountPath} names no volume "${m.name}"`);
+  }
+  const mounted = (file) => mounts.some((m) => file.startsWith(`${m.mountPath.replace(/\/$/, '')}/`));
+  for (const name of ['tls_cert', 'tls_key', 'tls_client_ca', 'auth_token_file']) {
+    if (args[name]) expect(mounted(args[name]), `Deployment: --${name}=${args[name]} is on no volumeMount`);
+  }
+  const tls = Boolean(args.tls_cert || args.tls_key);
+  if (tls) expect(args.tls_cert && args.tls_key, 'Deployment: --tls_cert and --tls_key go together');
+
+  // Probes: native gRPC on the grpc port (plaintext only), or, with TLS,
+  // exec probes that run `activation_client ... health` against it.
   for (const probe of ['startupProbe', 'livenessProbe', 'readinessProbe']) {
     const p = c[probe];
-    if (!expect(p && p.grpc, `Deployment: ${probe} must be a grpc probe`)) continue;
-    expect(p.grpc.port === ports.grpc, `Deployment: ${probe}.grpc.port must be the grpc port`);
-  }
-  if (c.readinessProbe && c.readinessProbe.grpc) {
-    expect(c.readinessProbe.grpc.service === SERVICE_NAME,
-        `Deployment: readinessProbe.grpc.service must be ${SERVICE_NAME}`);
+    if (!expect(p && (p.grpc || p.exec), `Deployment: ${probe} must be a grpc or exec probe`)) continue;
+    const wantService = probe === 'readinessProbe' ? SERVICE_NAME : undefined;
+    if (p.grpc) {
+      expect(!tls, `Deployment: ${probe} is a native gRPC probe, which cannot speak TLS (--tls_cert is set)`);
+      expect(p.grpc.port === ports.grpc, `Deployment: ${probe}.grpc.port must be the grpc port`);
+      expect((p.grpc.service || undefined) === wantService,
+          `Deployment: ${probe}.grpc.service must be ${wantService || 'unset (the whole server)'}`);
+      continue;
+    }
+    const cmd = p.exec.command || [];
+    const flag = (name) => (cmd.find((a) => a.startsWith(`--${name}=`)) || '').slice(name.length + 3);
+    expect(/(^|\/)activation_client$/.test(cmd[0] || '') && cmd.includes('health'),
+        `Deployment: ${probe}.exec must run "activation_client ... health"`);
+    expect(new RegExp(`^(127\\.0\\.0\\.1|localhost):${ports.grpc}$`).test(flag('target')),
+        `Deployment: ${probe} must check --target=127.0.0.1:${ports.grpc}`);
+    expect((flag('service') || undefined) === wantService,
+        `Deployment: ${probe} --service must be ${wantService || 'unset (the whole server)'}`);
+    expect(cmd.includes('--tls') === tls, `Deployment: ${probe} must use --tls exactly when the server does`);
+    if (args.tls_client_ca) {
+      expect(flag('tls_cert') && flag('tls_key'), `Deployment: ${probe} needs a client certificate (--tls_client_ca is set)`);
+    }
+    for (const name of ['tls_ca', 'tls_cert', 'tls_key', 'token_file']) {
+      if (flag(name)) expect(mounted(flag(name)), `Deployment: ${probe} --${name}=${flag(name)} is on no volumeMount`);
+    }
   }
 
   // Hardening (container settings, or the pod's where the field exists).
@@ -288,6 +321,7 @@ function checkRender(objects, flags) {
 function main() {
   const argv = process.argv.slice(2);
   const mutation = (argv.find((a) => a.startsWith('--mutate=')) || '').slice('--mutate='.length);
+  const schemaOnly = argv.includes('--schema-only');
   const renders = readRenders(argv.filter((a) => !a.startsWith('--')));
   mutate(renders, mutation);
   const flags = serverFlags();
@@ -305,6 +339,7 @@ function main() {
         for (const p of problems) console.log(`FAIL ${label}: ${describe(obj)}: ${p}`);
       }
     }
+    if (schemaOnly) continue;
     const problems = checkRender(objects, flags);
     if (problems.length === 0) {
       console.log(`ok   ${label}: invariants (selectors, ports, probes, flags, drain, hardening)`);
