@@ -30,8 +30,11 @@ export CONTAINERS_CONF="$tmp/containers.conf"
 
 cleanup() {
   podman rm -f "$container" >/dev/null 2>&1 || true
+  # Each build leaves its build stage as an untagged image (~860 MB).
+  podman image prune -f >/dev/null 2>&1 || true
   rm -rf "$tmp"
 }
+
 trap cleanup EXIT
 passed=0
 failed=0

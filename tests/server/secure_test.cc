@@ -13,6 +13,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "client/client.h"
+
 #include "activation/v1/activation.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -195,7 +197,52 @@ TEST_F(SecureServerTest, MutualTlsAcceptsClientCertSignedByTheCa) {
   EXPECT_THAT(output, ElementsAre(0.0f, 0.0f, 0.0f, 1.5f));
 }
 
+// The same through activation::Client's own options: TLS, mutual TLS and a
+// token together, then each missing piece refused.
+TEST_F(SecureServerTest, ClientLibraryDoesMutualTlsWithToken) {
+  server::ServerOptions options = TlsOptions();
+  options.tls_client_ca_file = Path("ca.pem");
+  options.auth_token = "s3cret";
+  auto server = StartServer(options);
+  ASSERT_NE(server, nullptr);
+  const std::string target = absl::StrCat("127.0.0.1:", server->port());
+  ClientOptions client_options;
+  client_options.tls_ca_file = Path("ca.pem");
+  client_options.tls_cert_file = Path("client.pem");
+  client_options.tls_key_file = Path("client.key");
+  client_options.token = "s3cret";
+  client_options.retry_unavailable = false;
+  client_options.deadline = absl::Seconds(10);
+  auto client = Client::Create(target, client_options);
+  ASSERT_TRUE(client.ok()) << client.status();
+  absl::StatusOr<Tensor> out =
+      (*client)->Relu(Tensor::Float32({-2.0f, 1.5f}));
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_THAT(out->As<float>(), ElementsAre(0.0f, 1.5f));
+
+  ClientOptions no_token = client_options;
+  no_token.token.clear();
+  auto anonymous = Client::Create(target, no_token);
+  ASSERT_TRUE(anonymous.ok());
+  EXPECT_EQ((*anonymous)->Relu(Tensor::Float32({1.0f})).status().code(),
+            absl::StatusCode::kUnauthenticated);
+
+  ClientOptions no_cert = client_options;
+  no_cert.tls_cert_file.clear();
+  no_cert.tls_key_file.clear();
+  auto certless = Client::Create(target, no_cert);
+  ASSERT_TRUE(certless.ok());
+  EXPECT_EQ((*certless)->Relu(Tensor::Float32({1.0f})).status().code(),
+            absl::StatusCode::kUnavailable);
+
+  ClientOptions bad = client_options;
+  bad.tls_cert_file = Path("no_such.pem");
+  EXPECT_EQ(Client::Create(target, bad).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(SecureServerTest, MutualTlsRejectsClientWithoutCert) {
+
   server::ServerOptions options = TlsOptions();
   options.tls_client_ca_file = Path("ca.pem");
   auto server = StartServer(options);
