@@ -12,19 +12,7 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-passed=0
-failed=0
-check() {  # check NAME COMMAND...: passes when COMMAND exits 0
-  local name=$1
-  shift
-  if "$@" >"$tmp/out" 2>&1; then
-    echo "PASS $name"
-    passed=$((passed + 1))
-  else
-    echo "FAIL $name: $(head -c 400 "$tmp/out")"
-    failed=$((failed + 1))
-  fi
-}
+source "$(dirname "$0")/../testing/lib.sh"
 
 echo s3cret > "$tmp/token"
 "$server_binary" --address=127.0.0.1:0 --metrics_address= \
@@ -94,5 +82,4 @@ check "bench --allow_errors exits 0 and reports the errors" bench_allowed
 relu_help() { "${client[@]}" relu --help | grep -q "Fortran order"; }
 check "relu --help describes the command" relu_help
 
-echo "$passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+summary

@@ -16,17 +16,8 @@ image=activation-service:test
 container=activation-service-test-$$
 tmp=$(mktemp -d)
 
-# podman on these machines needs two settings that are not its defaults:
-# crun fails on their cgroup layout (runc works), and the default nofile
-# limit is too low for podman itself. Set only for this script, through
-# CONTAINERS_CONF, not in /etc.
-cat > "$tmp/containers.conf" <<'CONF'
-[containers]
-default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
-[engine]
-runtime = "runc"
-CONF
-export CONTAINERS_CONF="$tmp/containers.conf"
+source "$repo/tests/testing/lib.sh"
+use_test_podman_conf
 
 cleanup() {
   podman rm -f "$container" >/dev/null 2>&1 || true
@@ -36,19 +27,6 @@ cleanup() {
 }
 
 trap cleanup EXIT
-passed=0
-failed=0
-check() {  # check NAME COMMAND...
-  local name=$1
-  shift
-  if "$@" >"$tmp/out" 2>&1; then
-    echo "PASS $name"
-    passed=$((passed + 1))
-  else
-    echo "FAIL $name: $(head -c 600 "$tmp/out")"
-    failed=$((failed + 1))
-  fi
-}
 
 # The mirror apt uses here: deb822 sources first, then a one-line list.
 mirror() {
@@ -71,9 +49,6 @@ podman build --pull=never --format docker --quiet \
   -t "$image" "$repo" >"$tmp/build.log" 2>&1 || { tail -50 "$tmp/build.log"; exit 1; }
 echo "built in $(( $(date +%s) - start )) s; image size $(podman image inspect "$image" --format '{{.Size}}' | awk '{printf "%.1f MiB", $1 / 1048576}')"
 
-free_port() {
-  /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 port=$(free_port)
 metrics_port=$(free_port)
 # --health-interval=disable: no systemd here to run podman's health timer;
@@ -123,5 +98,4 @@ drain() {
 check "podman stop drains gracefully within 5 s and exits 0" drain
 cat "$tmp/out"
 
-echo "$passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+summary

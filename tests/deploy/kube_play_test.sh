@@ -16,15 +16,8 @@ client_binary=$(realpath "$1")
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d)
 
-# Same podman settings as tests/container/container_test.sh, for the same
-# reasons: runc (crun fails on these machines' cgroups), higher nofile.
-cat > "$tmp/containers.conf" <<'CONF'
-[containers]
-default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
-[engine]
-runtime = "runc"
-CONF
-export CONTAINERS_CONF="$tmp/containers.conf"
+source "$repo/tests/testing/lib.sh"
+use_test_podman_conf
 cleanup() {
   [[ -f "$tmp/play.yaml" ]] && podman kube down "$tmp/play.yaml" >/dev/null 2>&1 || true
   rm -rf "$tmp"
@@ -34,9 +27,6 @@ trap cleanup EXIT
 podman image exists activation-service:test || {
   echo "FAIL: no activation-service:test image; run the container_image test first"
   exit 1
-}
-free_port() {
-  /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 port=$(free_port)
 metrics_port=$(free_port)
@@ -66,19 +56,6 @@ yaml.safe_dump_all([config, deployment], open(f"{tmp}/play.yaml", "w"))
 print("args:", " ".join(container["args"]))
 PY
 
-passed=0
-failed=0
-check() {
-  local name=$1
-  shift
-  if "$@" >"$tmp/out" 2>&1; then
-    echo "PASS $name"
-    passed=$((passed + 1))
-  else
-    echo "FAIL $name: $(head -c 600 "$tmp/out")"
-    failed=$((failed + 1))
-  fi
-}
 check "podman kube play" podman kube play "$tmp/play.yaml"
 client=("$client_binary" "--target=127.0.0.1:$port" "--deadline=2s")
 serving() {
@@ -113,5 +90,4 @@ down() {
 }
 check "podman kube down" down
 
-echo "$passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+summary
