@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "grpc/grpc.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -45,11 +46,33 @@ absl::StatusOr<std::string> ReadFile(const std::string& flag,
   return contents.str();
 }
 
+// A host:port (or [v6]:port) address must end in a port 0..65535: gRPC
+// would silently wrap a larger one. unix: addresses have no port.
+absl::Status CheckAddress(absl::string_view flag, absl::string_view address) {
+  if (absl::StartsWith(address, "unix:")) return absl::OkStatus();
+  const size_t colon = address.rfind(':');
+  int port = -1;
+  if (colon == absl::string_view::npos || colon == 0 ||
+      !absl::SimpleAtoi(address.substr(colon + 1), &port) || port < 0 ||
+      port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        flag, " must be host:port with a port in [0, 65535], got \"", address,
+        "\""));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Validate(const ServerOptions& o) {
   auto invalid = [](auto&&... parts) {
     return absl::InvalidArgumentError(absl::StrCat(parts...));
   };
-  if (o.address.empty()) return invalid("address must not be empty");
+  if (absl::Status s = CheckAddress("address", o.address); !s.ok()) return s;
+  if (!o.metrics_address.empty()) {
+    if (absl::Status s = CheckAddress("metrics_address", o.metrics_address);
+        !s.ok()) {
+      return s;
+    }
+  }
   if (o.engine_threads < 0) {
     return invalid("threads must be >= 0, got ", o.engine_threads);
   }

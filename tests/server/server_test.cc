@@ -469,7 +469,19 @@ TEST(ServerOptionsTest, InvalidOptionsFailAtCreate) {
                   absl::StatusCode::kInvalidArgument,
                   "max_message_bytes must be in [1024, 2147483647], got 10"));
   options = ServerOptions();
-  options.address = "not an address";
+  options.address = "127.0.0.1:99999";  // gRPC would wrap it to 34463
+  EXPECT_THAT(Server::Create(options).status(),
+              activation::testing::StatusIs(
+                  absl::StatusCode::kInvalidArgument,
+                  "address must be host:port with a port in [0, 65535], got "
+                  "\"127.0.0.1:99999\""));
+  options = ServerOptions();
+  options.metrics_address = "localhost";
+  EXPECT_THAT(Server::Create(options).status(),
+              activation::testing::StatusIs(absl::StatusCode::kInvalidArgument,
+                                            HasSubstr("metrics_address must")));
+  options = ServerOptions();
+  options.address = "no-such-host.invalid:50051";
   EXPECT_THAT(Server::Create(options).status(),
               activation::testing::StatusIs(absl::StatusCode::kUnavailable,
                                             HasSubstr("cannot listen on")));
