@@ -183,7 +183,8 @@ absl::StatusOr<ReluParams> ParamsFromFlags() {
   return params;
 }
 
-absl::StatusOr<std::unique_ptr<Client>> ClientFromFlags() {
+// The connection flags every command shares.
+absl::StatusOr<ClientOptions> OptionsFromFlags() {
   ClientOptions options;
   options.tls = absl::GetFlag(FLAGS_tls);
   options.tls_ca_file = absl::GetFlag(FLAGS_tls_ca);
@@ -202,7 +203,13 @@ absl::StatusOr<std::unique_ptr<Client>> ClientFromFlags() {
     }
     options.token = std::string(absl::StripAsciiWhitespace(token));
   }
-  return Client::Create(absl::GetFlag(FLAGS_target), options);
+  return options;
+}
+
+absl::StatusOr<std::unique_ptr<Client>> ClientFromFlags() {
+  absl::StatusOr<ClientOptions> options = OptionsFromFlags();
+  if (!options.ok()) return options.status();
+  return Client::Create(absl::GetFlag(FLAGS_target), *options);
 }
 
 // Packs comma-separated values as `dtype` elements.
@@ -426,25 +433,11 @@ int RunBenchCommand() {
   if (format != "summary" && format != "json") {
     return Fail(absl::InvalidArgumentError("-O must be summary or json"));
   }
-  absl::StatusOr<std::unique_ptr<Client>> probe = ClientFromFlags();
-  if (!probe.ok()) return Fail(probe.status());
-  ClientOptions client_options;  // the same flags, for each connection
-  client_options.tls = absl::GetFlag(FLAGS_tls);
-  client_options.tls_ca_file = absl::GetFlag(FLAGS_tls_ca);
-  client_options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
-  client_options.tls_key_file = absl::GetFlag(FLAGS_tls_key);
-  client_options.tls_server_name = absl::GetFlag(FLAGS_tls_server_name);
-  client_options.deadline = absl::GetFlag(FLAGS_deadline);
-  client_options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
-  client_options.retry_unavailable = false;  // count what happened
-  if (const std::string path = absl::GetFlag(FLAGS_token_file); !path.empty()) {
-    std::ifstream file(path);
-    std::getline(file, client_options.token);
-    client_options.token =
-        std::string(absl::StripAsciiWhitespace(client_options.token));
-  }
+  absl::StatusOr<ClientOptions> client_options = OptionsFromFlags();
+  if (!client_options.ok()) return Fail(client_options.status());
+  client_options->retry_unavailable = false;  // count what happened
   absl::StatusOr<BenchReport> report =
-      RunBench(absl::GetFlag(FLAGS_target), client_options, options);
+      RunBench(absl::GetFlag(FLAGS_target), *client_options, options);
   if (!report.ok()) return Fail(report.status());
   std::cout << (format == "json" ? report->Json() + "\n" : report->Summary());
   const int64_t ok =

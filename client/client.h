@@ -104,7 +104,6 @@ class Client {
   std::unique_ptr<grpc::ClientContext> NewContext(
       std::optional<absl::Duration> deadline = std::nullopt) const;
   v1::ActivationService::Stub& stub() { return *stub_; }
-  const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
 
  private:
   Client(ClientOptions options, std::shared_ptr<grpc::Channel> channel);

@@ -48,7 +48,6 @@ class Engine {
 
   // The number of threads that may work on one call.
   int concurrency() const { return concurrency_; }
-  size_t grain_elements() const { return options_.grain_elements; }
 
  private:
   struct Arena;  // A tbb::task_arena; TBB stays out of this header.

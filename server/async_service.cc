@@ -198,9 +198,7 @@ void AsyncService::RequestStream(grpc::ServerCompletionQueue* cq) {
 grpc::ServerUnaryReactor* AsyncService::GetServerInfo(
     grpc::CallbackServerContext* context,
     const v1::GetServerInfoRequest* /*request*/, v1::ServerInfo* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ServeServerInfo(backend_, *context, response));
-  return reactor;
+  return ServeServerInfo(backend_, context, response);
 }
 
 }  // namespace activation::server

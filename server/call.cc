@@ -62,17 +62,19 @@ grpc::Status ServeRelu(const Backend& backend,
   return Finish(record, status);
 }
 
-grpc::Status ServeServerInfo(const Backend& backend,
-                             const grpc::ServerContextBase& context,
-                             v1::ServerInfo* response) {
+grpc::ServerUnaryReactor* ServeServerInfo(const Backend& backend,
+                                          grpc::CallbackServerContext* context,
+                                          v1::ServerInfo* response) {
   CallRecord record(backend.metrics, Metrics::Rpc::kGetServerInfo);
   record.Received();
-  absl::Status status = backend.gate->Admit(context).status();
+  absl::Status status = backend.gate->Admit(*context).status();
   if (status.ok()) {
     *response = *backend.info;
     record.Sent();
   }
-  return Finish(record, status);
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(Finish(record, status));
+  return reactor;
 }
 
 StreamSession::StreamSession(const Backend& backend,

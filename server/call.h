@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "activation/v1/activation.pb.h"
 #include "grpcpp/server_context.h"
+#include "grpcpp/support/server_callback.h"
 #include "grpcpp/support/status.h"
 #include "server/call_gate.h"
 #include "server/metrics.h"
@@ -32,10 +33,11 @@ grpc::Status ServeRelu(const Backend& backend,
                        const grpc::ServerContextBase& context,
                        v1::ReluRequest* request, v1::ReluResponse* response);
 
-// Serves one GetServerInfo call.
-grpc::Status ServeServerInfo(const Backend& backend,
-                             const grpc::ServerContextBase& context,
-                             v1::ServerInfo* response);
+// Serves one GetServerInfo call, which both transports take on gRPC's
+// callback API, and returns its finished reactor.
+grpc::ServerUnaryReactor* ServeServerInfo(const Backend& backend,
+                                          grpc::CallbackServerContext* context,
+                                          v1::ServerInfo* response);
 
 // One ReluStream call: admit, then compute each message in turn, then
 // finish. The transport reads a message, calls Compute, writes the response

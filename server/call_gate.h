@@ -58,7 +58,6 @@ class CallGate {
 
   int inflight() const { return inflight_.load(); }
   bool auth_required() const { return !options_.auth_token.empty(); }
-  int max_inflight() const { return options_.max_inflight; }
 
  private:
   absl::Status Authenticate(const grpc::ServerContextBase& context) const;

@@ -72,9 +72,7 @@ CallbackService::ReluStream(grpc::CallbackServerContext* context) {
 grpc::ServerUnaryReactor* CallbackService::GetServerInfo(
     grpc::CallbackServerContext* context,
     const v1::GetServerInfoRequest* /*request*/, v1::ServerInfo* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ServeServerInfo(backend_, *context, response));
-  return reactor;
+  return ServeServerInfo(backend_, context, response);
 }
 
 }  // namespace activation::server

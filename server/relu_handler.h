@@ -29,8 +29,6 @@ class ReluHandler {
   absl::Status Relu(v1::ReluRequest* request, v1::ReluResponse* response,
                     const core::Engine::CancelCheck& cancelled) const;
 
-  uint64_t max_elements() const { return max_elements_; }
-
  private:
   const core::Engine* engine_;  // Not owned.
   const uint64_t max_elements_;
