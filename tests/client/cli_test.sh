@@ -59,7 +59,10 @@ malformed_rejected() {
 check "a malformed .npy is rejected with a reason" malformed_rejected
 check "health exits 0 when SERVING (no token needed)" "${client[@]}" health
 
-info_has_limits() { "${authed[@]}" info | grep -q maxMessageBytes; }
+info_has_limits() {
+  local out
+  out=$("${authed[@]}" info) && grep -q maxMessageBytes <<<"$out"
+}
 check "info prints the limits" info_has_limits
 
 bench_json() {
@@ -75,11 +78,16 @@ bench_fails() { ! "${client[@]}" bench -c 2 -n 20 >/dev/null; }
 check "bench exits 1 when calls fail (no token)" bench_fails
 
 bench_allowed() {
-  "${client[@]}" bench -c 2 -n 20 --allow_errors | grep -q "\[Unauthenticated\]"
+  local out
+  out=$("${client[@]}" bench -c 2 -n 20 --allow_errors) &&
+    grep -q "\[Unauthenticated\]" <<<"$out"
 }
 check "bench --allow_errors exits 0 and reports the errors" bench_allowed
 
-relu_help() { "${client[@]}" relu --help | grep -q "Fortran order"; }
+relu_help() {
+  local out
+  out=$("${client[@]}" relu --help) && grep -q "Fortran order" <<<"$out"
+}
 check "relu --help describes the command" relu_help
 
 summary

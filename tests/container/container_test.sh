@@ -75,8 +75,12 @@ check "health from inside" podman exec "$container" activation_client health
 healthy() { podman healthcheck run "$container"; }
 check "podman healthcheck run" healthy
 metrics() {
-  curl -sf "http://127.0.0.1:$metrics_port/metrics" |
-    grep -q 'grpc_server_handled_total{grpc_code="OK",grpc_method="Relu"'
+  # Read the whole page before searching it: `curl | grep -q` under pipefail
+  # fails whenever grep quits early and curl, still writing, gets SIGPIPE.
+  curl -sS -f --max-time 10 -o "$tmp/metrics.txt" \
+    "http://127.0.0.1:$metrics_port/metrics" &&
+    grep 'grpc_server_handled_total{grpc_code="OK",grpc_method="Relu"' \
+      "$tmp/metrics.txt"
 }
 check "/metrics counts the call" metrics
 nonroot() { [[ "$(podman inspect "$container" --format '{{.Config.User}}')" == "10001" ]]; }
@@ -91,8 +95,9 @@ drain() {
   local code
   code=$(podman inspect "$container" --format '{{.State.ExitCode}}')
   echo "stopped in $ms ms, exit code $code"
-  podman logs "$container" 2>&1 | grep -q "SIGTERM, draining" &&
-    podman logs "$container" 2>&1 | grep -q "stopped" &&
+  local logs
+  logs=$(podman logs "$container" 2>&1)
+  grep -q "SIGTERM, draining" <<<"$logs" && grep -q "stopped" <<<"$logs" &&
     [[ "$code" == 0 && $ms -lt 5000 ]]
 }
 check "podman stop drains gracefully within 5 s and exits 0" drain

@@ -4,6 +4,10 @@
 #   summary                 prints "N passed, N failed"; false on failures
 #   free_port               prints a free loopback TCP port
 #   use_test_podman_conf    points podman at the settings these machines need
+#
+# The scripts run under `set -o pipefail`, so never pipe a command into
+# `grep -q`: grep quits at the first match, the writer gets SIGPIPE, and the
+# pipeline fails at random. Capture the output first, then grep it.
 
 passed=0
 failed=0
