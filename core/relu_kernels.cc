@@ -52,6 +52,7 @@ inline void MapOutOfPlace(const uint8_t* __restrict in, uint8_t* __restrict out,
   for (size_t i = 0; i < count; ++i) Store<T>(out, i, op(Load<T>(in, i)));
 }
 
+
 // Two loops rather than one so that GCC knows, in each, whether the pointers
 // alias: the in-place loop reads and writes through the same pointer.
 template <typename T, typename Op>
@@ -101,7 +102,8 @@ inline T MinKeepA(T a, T b) {
 }
 
 // DOCUMENTED mode: max_value wins, then identity from threshold up, then the
-// slope; NaN comes out with the bits it came in with.
+// slope. Both selects are written so that NaN, for which every comparison is
+// false, falls through to `x` and keeps its bits; no separate NaN test.
 template <typename T, bool kHasMax, bool kZeroSlope>
 struct DocumentedOp {
   T max_value;
@@ -109,12 +111,13 @@ struct DocumentedOp {
   T threshold;
 
   T operator()(T x) const {
-    T r = kZeroSlope ? T(0) : negative_slope * (x - threshold);
-    r = x >= threshold ? x : r;
+    const T below = kZeroSlope ? T(0) : negative_slope * (x - threshold);
+    T r = x < threshold ? below : x;
     if constexpr (kHasMax) r = x >= max_value ? max_value : r;
-    return x != x ? x : r;
+    return r;
   }
 };
+
 
 // KERAS mode, alpha != 0 with no cap and no threshold: tf.nn.leaky_relu.
 template <typename T>
