@@ -52,7 +52,6 @@ inline void MapOutOfPlace(const uint8_t* __restrict in, uint8_t* __restrict out,
   for (size_t i = 0; i < count; ++i) Store<T>(out, i, op(Load<T>(in, i)));
 }
 
-
 // Two loops rather than one so that GCC knows, in each, whether the pointers
 // alias: the in-place loop reads and writes through the same pointer.
 template <typename T, typename Op>
@@ -92,13 +91,28 @@ inline void WithBool(bool value, const Fn& fn) {
 
 // max and min that propagate NaN from `a` and return `a` on ties, as Eigen's
 // scalar_max_op<PropagateNaN> does inside TensorFlow's Relu and Maximum.
-template <typename T>
-inline T MaxKeepA(T a, T b) {
+template <typename V>
+inline V MaxKeepA(V a, V b) {
   return a < b ? b : a;
 }
-template <typename T>
-inline T MinKeepA(T a, T b) {
+template <typename V>
+inline V MinKeepA(V a, V b) {
   return b < a ? b : a;
+}
+
+// The ops below are written once for a scalar T and for GCC vectors of T
+// (V): operators mix vectors with scalars elementwise, and `?:` on a vector
+// condition selects per lane. Splat makes a V from a T (V{} is all zeros).
+// (Instantiated for __m256, they draw GCC's -Wpsabi note that AVX vector
+// returns change the ABI; the build turns it off for this file, as they have
+// internal linkage and are inlined: no call crosses an ABI boundary.)
+template <typename V, typename T>
+inline V Splat(T value) {
+  if constexpr (std::is_arithmetic_v<V>) {
+    return value;
+  } else {
+    return value - V{};  // exact, -0 included
+  }
 }
 
 // DOCUMENTED mode: max_value wins, then identity from threshold up, then the
@@ -110,21 +124,24 @@ struct DocumentedOp {
   T negative_slope;
   T threshold;
 
-  T operator()(T x) const {
-    const T below = kZeroSlope ? T(0) : negative_slope * (x - threshold);
-    T r = x < threshold ? below : x;
-    if constexpr (kHasMax) r = x >= max_value ? max_value : r;
+  template <typename V>
+  V operator()(V x) const {
+    const V below = kZeroSlope ? V{} : negative_slope * (x - threshold);
+    V r = x < threshold ? below : x;
+    if constexpr (kHasMax) r = x >= max_value ? Splat<V>(max_value) : r;
     return r;
   }
 };
-
 
 // KERAS mode, alpha != 0 with no cap and no threshold: tf.nn.leaky_relu.
 template <typename T>
 struct LeakyOp {
   T alpha;
 
-  T operator()(T x) const { return x > T(0) ? x : alpha * x; }
+  template <typename V>
+  V operator()(V x) const {
+    return x > V{} ? x : alpha * x;
+  }
 };
 
 // KERAS mode otherwise: the op sequence of tf.keras.backend.relu.
@@ -134,11 +151,13 @@ struct KerasOp {
   T max_value;
   T threshold;
 
-  T operator()(T x) const {
-    T y = kThreshold ? x * (x > threshold ? T(1) : T(0)) : MaxKeepA(x, T(0));
-    if constexpr (kHasMax) y = MinKeepA(MaxKeepA(y, T(0)), max_value);
+  template <typename V>
+  V operator()(V x) const {
+    V y = kThreshold ? x * (x > threshold ? Splat<V>(T(1)) : V{})
+                     : MaxKeepA(x, V{});
+    if constexpr (kHasMax) y = MinKeepA(MaxKeepA(y, V{}), Splat<V>(max_value));
     if constexpr (kAlpha) {
-      const T negative_part = MaxKeepA(kThreshold ? threshold - x : -x, T(0));
+      const V negative_part = MaxKeepA(kThreshold ? threshold - x : -x, V{});
       y = y - alpha * negative_part;
     }
     return y;
@@ -308,48 +327,40 @@ bool CpuHasF16C() {
 
 namespace {
 
-// `count` is a multiple of 8.
-ACTIVATION_F16C_TARGET void WidenHalves(const uint16_t* in, float* out,
-                                        size_t count) {
-  for (size_t i = 0; i < count; i += 8) {
-    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i));
-    _mm256_storeu_ps(out + i, _mm256_cvtph_ps(h));
-  }
-}
-
-ACTIVATION_F16C_TARGET void NarrowToHalves(const float* in, uint16_t* out,
-                                           size_t count) {
-  for (size_t i = 0; i < count; i += 8) {
-    const __m128i h =
-        _mm256_cvtps_ph(_mm256_loadu_ps(in + i), _MM_FROUND_TO_NEAREST_INT);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), h);
-  }
+// One step of ReluFloat16F16C: 8 halves at `in` to 8 halves at `out` (which
+// may be `in`). Widens, runs `op` on all eight lanes at once, rounds to
+// nearest even, and puts NaN inputs back with their own bits.
+template <typename Op>
+ACTIVATION_F16C_TARGET inline void ReluEightHalves(const Op& op,
+                                                   const uint8_t* in,
+                                                   uint8_t* out) {
+  const __m128i halves = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in));
+  const __m256 results = op(_mm256_cvtph_ps(halves));
+  const __m128i narrowed =
+      _mm256_cvtps_ph(results, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m128i magnitude = _mm_and_si128(halves, _mm_set1_epi16(0x7fff));
+  const __m128i is_nan = _mm_cmpgt_epi16(magnitude, _mm_set1_epi16(0x7c00));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(out),
+                   _mm_blendv_epi8(narrowed, halves, is_nan));
 }
 
 }  // namespace
 
-// FLOAT16 with the F16C conversions: each block of elements is widened into
-// a float32 buffer in L1, run through the float32 op, and narrowed back.
+// FLOAT16 with the F16C conversions, eight elements per step; a tail of
+// fewer than eight goes through a zero-padded step.
 ACTIVATION_F16C_TARGET __attribute__((flatten)) void ReluFloat16F16C(
     const FloatConstants& c, const uint8_t* in, uint8_t* out, size_t count) {
-  constexpr size_t kBlock = 512;
+  constexpr size_t kStep = 8;
   WithFloatOp<float>(c, [&](const auto& op) {
-    alignas(32) uint16_t halves[kBlock];
-    alignas(32) float floats[kBlock];
-    alignas(32) uint16_t results[kBlock];
-    for (size_t start = 0; start < count; start += kBlock) {
-      const size_t n = std::min(kBlock, count - start);
-      const size_t padded = (n + 7) & ~size_t{7};
-      std::memcpy(halves, in + start * 2, n * 2);
-      std::fill(halves + n, halves + padded, uint16_t{0});
-      WidenHalves(halves, floats, padded);
-      for (size_t i = 0; i < padded; ++i) floats[i] = op(floats[i]);
-      NarrowToHalves(floats, results, padded);
-      for (size_t i = 0; i < n; ++i) {
-        results[i] = IsHalfNaN(halves[i]) ? halves[i] : results[i];
-      }
-      std::memcpy(out + start * 2, results, n * 2);
+    size_t i = 0;
+    for (; i + kStep <= count; i += kStep) {
+      ReluEightHalves(op, in + 2 * i, out + 2 * i);
     }
+    if (i == count) return;
+    alignas(16) uint8_t tail[2 * kStep] = {};
+    std::memcpy(tail, in + 2 * i, 2 * (count - i));
+    ReluEightHalves(op, tail, tail);
+    std::memcpy(out + 2 * i, tail, 2 * (count - i));
   });
 }
 #else

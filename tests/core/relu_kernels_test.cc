@@ -44,6 +44,15 @@ TEST(ReluKernelsTest, Float16F16CMatchesPortableOnEveryHalf) {
                 << "input 0x" << std::hex << in[i] << " keras " << keras
                 << " slope " << slope << " threshold " << threshold;
           }
+          // In place, one byte off alignment.
+          std::vector<uint8_t> bytes(2 * in.size() + 1);
+          std::memcpy(bytes.data() + 1, in.data(), 2 * in.size());
+          ReluFloat16F16C(plan->f, bytes.data() + 1, bytes.data() + 1,
+                          in.size());
+          ASSERT_EQ(
+              std::memcmp(bytes.data() + 1, portable.data(), 2 * in.size()), 0)
+              << "in place, keras " << keras << " slope " << slope
+              << " threshold " << threshold;
         }
       }
     }
