@@ -68,15 +68,14 @@ int main(int argc, char** argv) {
     auto* call = new Call;
     call->connection = connection;
     call->start = Clock::now();
-    call->reader =
-        stubs[connection]->AsyncRelu(&call->context, request, &cq);
+    call->reader = stubs[connection]->AsyncRelu(&call->context, request, &cq);
     call->reader->Finish(&call->response, &call->status, call);
   };
   const int64_t max_calls = absl::GetFlag(FLAGS_calls);
-  const auto end =
-      max_calls > 0 ? Clock::time_point::max()
-                    : Clock::now() +
-                          absl::ToChronoNanoseconds(absl::GetFlag(FLAGS_duration));
+  const auto end = max_calls > 0
+                       ? Clock::time_point::max()
+                       : Clock::now() + absl::ToChronoNanoseconds(
+                                            absl::GetFlag(FLAGS_duration));
   int64_t started = absl::GetFlag(FLAGS_concurrency);
   // Warm up the connections, then measure.
   for (int i = 0; i < absl::GetFlag(FLAGS_concurrency); ++i) {
@@ -105,15 +104,14 @@ int main(int argc, char** argv) {
       ++in_flight;
       ++started;
     }
-
   }
   const double seconds =
       std::chrono::duration<double>(Clock::now() - measure_start).count();
   std::sort(latencies_us.begin(), latencies_us.end());
   auto pct = [&](double p) {
-    return latencies_us.empty()
-               ? 0.0
-               : latencies_us[static_cast<size_t>(p * (latencies_us.size() - 1))];
+    return latencies_us.empty() ? 0.0
+                                : latencies_us[static_cast<size_t>(
+                                      p * (latencies_us.size() - 1))];
   };
   std::printf(
       "calls %zu errors %lld seconds %.2f calls_per_s %.0f p50_us %.0f "

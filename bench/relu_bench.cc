@@ -61,12 +61,13 @@ void BM_Memcpy(benchmark::State& state, size_t item_size) {
       std::memcpy(out.data(), in.data(), bytes);
     } else {
       arena.execute([&] {
-        tbb::parallel_for(tbb::blocked_range<size_t>(0, bytes, grain),
-                          [&](const tbb::blocked_range<size_t>& r) {
-                            std::memcpy(out.data() + r.begin(),
-                                        in.data() + r.begin(), r.size());
-                          },
-                          tbb::simple_partitioner());
+        tbb::parallel_for(
+            tbb::blocked_range<size_t>(0, bytes, grain),
+            [&](const tbb::blocked_range<size_t>& r) {
+              std::memcpy(out.data() + r.begin(), in.data() + r.begin(),
+                          r.size());
+            },
+            tbb::simple_partitioner());
       });
     }
     benchmark::DoNotOptimize(out.data());
@@ -125,9 +126,8 @@ void BM_GrainSweep(benchmark::State& state) {
   options.grain_elements = static_cast<size_t>(state.range(1));
   auto engine = Engine::Create(options);
   for (auto _ : state) {
-    benchmark::DoNotOptimize(
-        (*engine)->Relu(ReluParams(), DataType::kFloat32, in.data(),
-                        out.data(), count));
+    benchmark::DoNotOptimize((*engine)->Relu(ReluParams(), DataType::kFloat32,
+                                             in.data(), out.data(), count));
     benchmark::ClobberMemory();
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) *

@@ -13,9 +13,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "client/client.h"
-
 #include "activation/v1/activation.grpc.pb.h"
+#include "client/client.h"
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
@@ -215,8 +214,7 @@ TEST_F(SecureServerTest, ClientLibraryDoesMutualTlsWithToken) {
   client_options.deadline = absl::Seconds(10);
   auto client = Client::Create(target, client_options);
   ASSERT_TRUE(client.ok()) << client.status();
-  absl::StatusOr<Tensor> out =
-      (*client)->Relu(Tensor::Float32({-2.0f, 1.5f}));
+  absl::StatusOr<Tensor> out = (*client)->Relu(Tensor::Float32({-2.0f, 1.5f}));
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_THAT(out->As<float>(), ElementsAre(0.0f, 1.5f));
 
@@ -242,7 +240,6 @@ TEST_F(SecureServerTest, ClientLibraryDoesMutualTlsWithToken) {
 }
 
 TEST_F(SecureServerTest, MutualTlsRejectsClientWithoutCert) {
-
   server::ServerOptions options = TlsOptions();
   options.tls_client_ca_file = Path("ca.pem");
   auto server = StartServer(options);
