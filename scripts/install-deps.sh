@@ -4,20 +4,18 @@
 set -euo pipefail
 
 packages=(
+  # Build.
   build-essential cmake ninja-build pkg-config git ca-certificates openssl
-  clang-format
-
-  libabsl-dev libtbb-dev libhwy-dev
+  libabsl-dev libtbb-dev
   libgrpc++-dev protobuf-compiler protobuf-compiler-grpc libprotobuf-dev
   grpc-proto prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  # Tests: the Python example and checks, the format check, a real Prometheus
+  # (and promtool), the container image and `podman kube play`, curl.
   python3-grpcio python3-numpy python3-protobuf python3-yaml
-
+  clang-format
   prometheus
   podman buildah runc mmdebstrap catatonit
-
-
-
   curl
 )
 
