@@ -19,6 +19,8 @@ namespace {
 
 // Room for a request's fields besides the payload (dtype, shape, params).
 constexpr uint64_t kMessageOverhead = 4096;
+// Tensors up to this size go in one call without asking the server's limit.
+constexpr uint64_t kSmallTensorBytes = 65536;
 
 absl::StatusOr<std::string> ReadFile(const std::string& option,
                                      const std::string& path) {
@@ -117,9 +119,17 @@ absl::Status FromGrpcStatus(const grpc::Status& status, absl::string_view rpc) {
 absl::StatusOr<std::unique_ptr<Client>> Client::Create(
     const std::string& target, const ClientOptions& options) {
   if (target.empty()) return absl::InvalidArgumentError("target is empty");
-  if (options.max_chunks_in_flight <= 0 || options.max_message_bytes < 65536) {
+  if (options.max_chunks_in_flight <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_chunks_in_flight must be > 0, got ", options.max_chunks_in_flight));
+  }
+  if (options.max_message_bytes < 0 ||
+      static_cast<uint64_t>(options.max_message_bytes) <
+          kSmallTensorBytes + kMessageOverhead) {
     return absl::InvalidArgumentError(
-        "max_chunks_in_flight must be > 0 and max_message_bytes >= 65536");
+        absl::StrCat("max_message_bytes must be >= ",
+                     kSmallTensorBytes + kMessageOverhead, ", got ",
+                     options.max_message_bytes));
   }
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
       Credentials(options);
@@ -165,11 +175,17 @@ absl::StatusOr<uint64_t> Client::MaxPayloadBytes() {
     int64_t limit = options_.max_message_bytes;
     absl::StatusOr<v1::ServerInfo> info = GetServerInfo();
     if (info.ok()) {
-      limit = std::min<int64_t>(limit, info->max_message_bytes());
+      if (info->max_message_bytes() > 0) {  // 0: a server that doesn't say
+        limit = std::min<int64_t>(limit, info->max_message_bytes());
+      }
     } else if (info.status().code() != absl::StatusCode::kUnimplemented) {
       return info.status();
     }
-    max_payload_bytes_ = static_cast<uint64_t>(limit) - kMessageOverhead;
+    // Our servers accept at least kSmallTensorBytes + kMessageOverhead;
+    // keep half of a smaller limit for the tensor anyway.
+    const auto overhead =
+        std::min<int64_t>(static_cast<int64_t>(kMessageOverhead), limit / 2);
+    max_payload_bytes_ = static_cast<uint64_t>(limit - overhead);
   }
   return *max_payload_bytes_;
 }
@@ -181,7 +197,9 @@ absl::StatusOr<Tensor> Client::Relu(Tensor input, const ReluParams& params,
     return absl::InvalidArgumentError(absl::StrCat(
         "tensor has ", input.data.size(), " bytes; its shape needs ", bytes));
   }
-  if (bytes > 65536) {  // small tensors fit in any server's messages
+  // Small tensors fit in the messages of every server (its
+  // --max_message_bytes is at least 128 KiB) and skip the GetServerInfo probe.
+  if (bytes > kSmallTensorBytes) {
     absl::StatusOr<uint64_t> max_payload = MaxPayloadBytes();
     if (!max_payload.ok()) return max_payload.status();
     if (bytes > *max_payload) {

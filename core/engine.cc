@@ -59,8 +59,22 @@ absl::Status Engine::Relu(const ReluParams& params, DataType dtype,
   if (cancelled && cancelled()) return absl::CancelledError("call cancelled");
   const auto* in = static_cast<const uint8_t*>(input);
   auto* out = static_cast<uint8_t*>(output);
-  if (count <= options_.grain_elements || concurrency() == 1) {
+  const size_t grain = options_.grain_elements;
+  if (count <= grain) {
     internal::RunRelu(*plan, in, out, count);
+    return absl::OkStatus();
+  }
+  if (concurrency() == 1) {
+    // The same chunks, in order on the calling thread, so that a cancelled
+    // call still stops between them.
+    for (size_t begin = 0; begin < count; begin += grain) {
+      if (begin > 0 && cancelled && cancelled()) {
+        return absl::CancelledError("call cancelled");
+      }
+      const size_t offset = begin * item_size;
+      internal::RunRelu(*plan, in + offset, out + offset,
+                        std::min(grain, count - begin));
+    }
     return absl::OkStatus();
   }
 
@@ -78,7 +92,7 @@ absl::Status Engine::Relu(const ReluParams& params, DataType dtype,
   };
   arena_->arena.execute([&] {
     tbb::parallel_for(
-        tbb::blocked_range<size_t>(0, count, options_.grain_elements), body,
+        tbb::blocked_range<size_t>(0, count, grain), body,
         tbb::simple_partitioner(), context);
   });
   if (stopped.load()) return absl::CancelledError("call cancelled");

@@ -107,7 +107,14 @@ class StreamCall final : public CallBase, public Tag {
         }
         return Read();
       case State::kReading:
-        if (!ok) return Finish(session_->Finish(absl::OkStatus()));
+        if (!ok) {  // the client half-closed (all answered) or went away
+          // Best effort: IsCancelled only knows once a queue thread has
+          // taken the done notice, so a cancellation racing it counts as OK
+          // here (docs/metrics.md); the callback model always knows.
+          return Finish(session_->Finish(
+              context_.IsCancelled() ? absl::CancelledError("call cancelled")
+                                     : absl::OkStatus()));
+        }
         if (absl::Status s = session_->Compute(&request_, &response_);
             !s.ok()) {
           return Finish(session_->Finish(s));

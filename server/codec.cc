@@ -80,7 +80,12 @@ absl::Status CheckPayload(const v1::Tensor& tensor, core::DataType dtype,
     }
     return absl::OkStatus();
   }
-  const uint64_t needed = count * core::ItemSize(dtype);
+  uint64_t needed;
+  if (__builtin_mul_overflow(count, core::ItemSize(dtype), &needed)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("input.shape ", ShapeString(tensor), " of ",
+                     core::DataTypeName(dtype), " needs more than 2^64 bytes"));
+  }
   if (tensor.raw_data().size() != needed) {
     return absl::InvalidArgumentError(
         absl::StrCat("input.raw_data has ", tensor.raw_data().size(),

@@ -33,6 +33,8 @@ namespace activation::server {
 namespace {
 
 constexpr char kServiceName[] = "activation.v1.ActivationService";
+constexpr int64_t kMinMessageBytes = 128 << 10;
+constexpr uint64_t kMaxElementsCap = uint64_t{1} << 60;
 
 absl::StatusOr<std::string> ReadFile(const std::string& flag,
                                      const std::string& path) {
@@ -76,12 +78,19 @@ absl::Status Validate(const ServerOptions& o) {
   if (o.engine_threads < 0) {
     return invalid("threads must be >= 0, got ", o.engine_threads);
   }
-  if (o.max_message_bytes < 1024 ||
+  // The floor lets every client send a 64 KiB tensor without asking first
+  // (activation::Client does).
+  if (o.max_message_bytes < kMinMessageBytes ||
       o.max_message_bytes > std::numeric_limits<int>::max()) {
-    return invalid("max_message_bytes must be in [1024, 2147483647], got ",
-                   o.max_message_bytes);
+    return invalid("max_message_bytes must be in [", kMinMessageBytes,
+                   ", 2147483647], got ", o.max_message_bytes);
   }
-  if (o.max_elements == 0) return invalid("max_elements must be > 0, got 0");
+  // The cap keeps elements * item size in 64 bits and the count in
+  // ServerInfo's int64.
+  if (o.max_elements == 0 || o.max_elements > kMaxElementsCap) {
+    return invalid("max_elements must be in [1, ", kMaxElementsCap, "], got ",
+                   o.max_elements);
+  }
   if (o.max_inflight <= 0) {
     return invalid("max_inflight must be > 0, got ", o.max_inflight);
   }
@@ -92,16 +101,27 @@ absl::Status Validate(const ServerOptions& o) {
   if (!o.tls_client_ca_file.empty() && o.tls_cert_file.empty()) {
     return invalid("tls_client_ca needs tls_cert and tls_key");
   }
-  if (o.max_connection_age <= absl::ZeroDuration()) {
-    return invalid("max_connection_age must be > 0, got ",
+  // gRPC takes both durations as int milliseconds.
+  const absl::Duration longest =
+      absl::Milliseconds(std::numeric_limits<int>::max());
+  if (o.max_connection_age <= absl::ZeroDuration() ||
+      (o.max_connection_age > longest &&
+       o.max_connection_age != absl::InfiniteDuration())) {
+    return invalid("max_connection_age must be in (0, ",
+                   absl::FormatDuration(longest), "] or inf, got ",
                    absl::FormatDuration(o.max_connection_age));
   }
-  if (o.shutdown_grace < absl::ZeroDuration()) {
-    return invalid("shutdown_grace must be >= 0, got ",
+  if (o.shutdown_grace < absl::ZeroDuration() || o.shutdown_grace > longest) {
+    return invalid("shutdown_grace must be in [0, ",
+                   absl::FormatDuration(longest), "], got ",
                    absl::FormatDuration(o.shutdown_grace));
   }
-  if (o.completion_queues < 0 || o.threads_per_queue <= 0) {
-    return invalid("completion_queues must be >= 0 and threads_per_queue > 0");
+  if (o.completion_queues < 0) {
+    return invalid("completion_queues must be >= 0, got ",
+                   o.completion_queues);
+  }
+  if (o.threads_per_queue <= 0) {
+    return invalid("cq_threads must be > 0, got ", o.threads_per_queue);
   }
   return absl::OkStatus();
 }

@@ -118,21 +118,25 @@ TEST(EngineTest, ConcurrentCallersShareTheArena) {
 }
 
 TEST(EngineTest, CancellationStopsBetweenChunks) {
-  auto engine = MakeEngine(2, 1024);
-  ASSERT_NE(engine, nullptr);
-  const size_t n = 1 << 22;
-  std::vector<float> in(n, -1.0f);
-  std::vector<float> out(n, 42.0f);
-  std::atomic<int> polls{0};
-  // Cancelled from the third poll on: some chunks ran, most did not.
-  auto cancelled = [&] { return polls.fetch_add(1) >= 2; };
-  EXPECT_THAT(engine->Relu(ReluParams(), DataType::kFloat32, in.data(),
-                           out.data(), n, cancelled),
-              StatusIs(absl::StatusCode::kCancelled, "call cancelled"));
-  size_t untouched = 0;
-  for (float v : out) untouched += v == 42.0f;
-  EXPECT_GT(untouched, n / 2);
-  EXPECT_LT(polls.load(), static_cast<int>(n / 1024));
+  // One thread runs the chunks in order on the caller; two run them in TBB.
+  for (int threads : {1, 2}) {
+    SCOPED_TRACE(threads);
+    auto engine = MakeEngine(threads, 1024);
+    ASSERT_NE(engine, nullptr);
+    const size_t n = 1 << 22;
+    std::vector<float> in(n, -1.0f);
+    std::vector<float> out(n, 42.0f);
+    std::atomic<int> polls{0};
+    // Cancelled from the third poll on: some chunks ran, most did not.
+    auto cancelled = [&] { return polls.fetch_add(1) >= 2; };
+    EXPECT_THAT(engine->Relu(ReluParams(), DataType::kFloat32, in.data(),
+                             out.data(), n, cancelled),
+                StatusIs(absl::StatusCode::kCancelled, "call cancelled"));
+    size_t untouched = 0;
+    for (float v : out) untouched += v == 42.0f;
+    EXPECT_GT(untouched, n / 2);
+    EXPECT_LT(polls.load(), static_cast<int>(n / 1024));
+  }
 }
 
 TEST(EngineTest, CancelledBeforeStartDoesNoWork) {

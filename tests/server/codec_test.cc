@@ -91,6 +91,15 @@ TEST(CodecTest, RejectsPayloadsOfTheWrongSize) {
   EXPECT_THAT(DecodeRequest(floats, kMaxElements),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        "input.float_data has 1 values; shape [3] needs 3"));
+  // 2^61 FLOAT64 elements need 2^64 bytes, which wraps to 0 in 64 bits: an
+  // empty payload must not pass for them (the server caps --max_elements
+  // lower; the codec does not rely on it).
+  EXPECT_THAT(
+      DecodeRequest(Request(v1::DATA_TYPE_FLOAT64, {int64_t{1} << 61}, 0),
+                    std::numeric_limits<uint64_t>::max()),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               "input.shape [2305843009213693952] of FLOAT64 needs more than "
+               "2^64 bytes"));
 }
 
 TEST(CodecTest, RejectsBothEncodingsAndFloatDataForOtherDtypes) {

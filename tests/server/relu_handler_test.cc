@@ -17,8 +17,10 @@ namespace {
 
 using ::activation::testing::StatusIs;
 
-std::unique_ptr<core::Engine> MakeEngine() {
-  auto engine = core::Engine::Create(core::EngineOptions());
+std::unique_ptr<core::Engine> MakeEngine(int threads = 0) {
+  core::EngineOptions options;
+  options.threads = threads;
+  auto engine = core::Engine::Create(options);
   EXPECT_OK(engine);
   return *std::move(engine);
 }
@@ -51,30 +53,34 @@ TEST(ReluHandlerTest, MovesThePayloadIntoTheResponseAndComputesInPlace) {
 }
 
 TEST(ReluHandlerTest, CancelledHundredMillionElementCallStopsEarly) {
-  auto engine = MakeEngine();
   const size_t n = 100'000'000;
-  ReluHandler handler(engine.get(), n);
-  v1::ReluRequest request;
-  request.mutable_input()->set_dtype(v1::DATA_TYPE_FLOAT32);
-  request.mutable_input()->add_shape(static_cast<int64_t>(n));
   const std::vector<float> values(n, -1.0f);
-  request.mutable_input()->set_raw_data(values.data(), n * sizeof(float));
-  std::atomic<int> polls{0};
-  // The client goes away after the engine's first few chunks.
-  auto cancelled = [&] { return polls.fetch_add(1) >= 4; };
-  v1::ReluResponse response;
-  EXPECT_THAT(handler.Relu(&request, &response, cancelled),
-              StatusIs(absl::StatusCode::kCancelled, "call cancelled"));
-  const std::string& out = response.output().raw_data();
-  ASSERT_EQ(out.size(), n * sizeof(float));
-  size_t computed = 0;
-  for (size_t i = 0; i < n; i += 1024) {  // sample every 1024th element
-    float v;
-    std::memcpy(&v, out.data() + i * sizeof(float), sizeof(v));
-    computed += v == 0.0f;
+  // --threads=1 runs the chunks on the handler's thread; 0 is every core.
+  for (int threads : {1, 0}) {
+    SCOPED_TRACE(threads);
+    auto engine = MakeEngine(threads);
+    ReluHandler handler(engine.get(), n);
+    v1::ReluRequest request;
+    request.mutable_input()->set_dtype(v1::DATA_TYPE_FLOAT32);
+    request.mutable_input()->add_shape(static_cast<int64_t>(n));
+    request.mutable_input()->set_raw_data(values.data(), n * sizeof(float));
+    std::atomic<int> polls{0};
+    // The client goes away after the engine's first few chunks.
+    auto cancelled = [&] { return polls.fetch_add(1) >= 4; };
+    v1::ReluResponse response;
+    EXPECT_THAT(handler.Relu(&request, &response, cancelled),
+                StatusIs(absl::StatusCode::kCancelled, "call cancelled"));
+    const std::string& out = response.output().raw_data();
+    ASSERT_EQ(out.size(), n * sizeof(float));
+    size_t computed = 0;
+    for (size_t i = 0; i < n; i += 1024) {  // sample every 1024th element
+      float v;
+      std::memcpy(&v, out.data() + i * sizeof(float), sizeof(v));
+      computed += v == 0.0f;
+    }
+    EXPECT_LT(computed, n / 1024 / 100) << "more than 1% was computed";
+    EXPECT_LT(polls.load(), 100);
   }
-  EXPECT_LT(computed, n / 1024 / 100) << "more than 1% was computed";
-  EXPECT_LT(polls.load(), 100);
 }
 
 // Malformed requests of every kind get an error, never a crash (this test

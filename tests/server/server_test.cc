@@ -463,11 +463,31 @@ TEST(ServerOptionsTest, InvalidOptionsFailAtCreate) {
               activation::testing::StatusIs(absl::StatusCode::kInvalidArgument,
                                             "max_inflight must be > 0, got 0"));
   options = ServerOptions();
-  options.max_message_bytes = 10;
+  options.max_message_bytes = 65536;
   EXPECT_THAT(Server::Create(options).status(),
               activation::testing::StatusIs(
                   absl::StatusCode::kInvalidArgument,
-                  "max_message_bytes must be in [1024, 2147483647], got 10"));
+                  "max_message_bytes must be in [131072, 2147483647], got "
+                  "65536"));
+  options = ServerOptions();
+  options.max_connection_age = absl::Hours(600);  // over INT_MAX ms
+  EXPECT_THAT(Server::Create(options).status(),
+              activation::testing::StatusIs(
+                  absl::StatusCode::kInvalidArgument,
+                  "max_connection_age must be in (0, 596h31m23.647s] or inf, "
+                  "got 600h"));
+  options = ServerOptions();
+  options.threads_per_queue = 0;
+  EXPECT_THAT(Server::Create(options).status(),
+              activation::testing::StatusIs(absl::StatusCode::kInvalidArgument,
+                                            "cq_threads must be > 0, got 0"));
+  options = ServerOptions();
+  options.max_elements = (uint64_t{1} << 60) + 1;
+  EXPECT_THAT(Server::Create(options).status(),
+              activation::testing::StatusIs(
+                  absl::StatusCode::kInvalidArgument,
+                  "max_elements must be in [1, 1152921504606846976], got "
+                  "1152921504606846977"));
   options = ServerOptions();
   options.address = "127.0.0.1:99999";  // gRPC would wrap it to 34463
   EXPECT_THAT(Server::Create(options).status(),
