@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -212,6 +213,37 @@ absl::StatusOr<std::unique_ptr<Client>> ClientFromFlags() {
   return Client::Create(absl::GetFlag(FLAGS_target), *options);
 }
 
+// Parses one --values entry for an integer `dtype`, exactly and within the
+// type's range, as its two's-complement bits.
+absl::StatusOr<uint64_t> ParseInteger(absl::string_view text,
+                                      core::DataType dtype) {
+  const int bits = 8 * static_cast<int>(core::ItemSize(dtype));
+  const bool is_signed =
+      dtype == core::DataType::kInt8 || dtype == core::DataType::kInt16 ||
+      dtype == core::DataType::kInt32 || dtype == core::DataType::kInt64;
+  if (is_signed) {
+    const int64_t hi = bits == 64 ? std::numeric_limits<int64_t>::max()
+                                  : (int64_t{1} << (bits - 1)) - 1;
+    const int64_t lo = -hi - 1;
+    int64_t v;
+    if (!absl::SimpleAtoi(text, &v) || v < lo || v > hi) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--values: \"", text, "\" is not an integer in ",
+          core::DataTypeName(dtype), "'s range [", lo, ", ", hi, "]"));
+    }
+    return static_cast<uint64_t>(v);
+  }
+  const uint64_t hi = bits == 64 ? std::numeric_limits<uint64_t>::max()
+                                 : (uint64_t{1} << bits) - 1;
+  uint64_t v;
+  if (!absl::SimpleAtoi(text, &v) || v > hi) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--values: \"", text, "\" is not an integer in ",
+                     core::DataTypeName(dtype), "'s range [0, ", hi, "]"));
+  }
+  return v;
+}
+
 // Packs comma-separated values as `dtype` elements.
 absl::StatusOr<Tensor> TensorFromValues(const std::string& text,
                                         core::DataType dtype) {
@@ -219,21 +251,26 @@ absl::StatusOr<Tensor> TensorFromValues(const std::string& text,
   tensor.dtype = dtype;
   const size_t item = core::ItemSize(dtype);
   for (absl::string_view part : absl::StrSplit(text, ',')) {
+    part = absl::StripAsciiWhitespace(part);
+    char bytes[8];
+    if (!core::IsFloatingPoint(dtype)) {
+      absl::StatusOr<uint64_t> bits = ParseInteger(part, dtype);
+      if (!bits.ok()) return bits.status();
+      std::memcpy(bytes, &*bits, item);  // little-endian: the low bytes
+      tensor.data.append(bytes, item);
+      continue;
+    }
     double v;
-    if (!absl::SimpleAtod(absl::StripAsciiWhitespace(part), &v)) {
+    if (!absl::SimpleAtod(part, &v)) {
       return absl::InvalidArgumentError(
           absl::StrCat("--values: not a number: \"", part, "\""));
     }
-    char bytes[8];
     switch (dtype) {
       case core::DataType::kFloat32: {
         const float f = static_cast<float>(v);
         std::memcpy(bytes, &f, 4);
         break;
       }
-      case core::DataType::kFloat64:
-        std::memcpy(bytes, &v, 8);
-        break;
       case core::DataType::kFloat16: {
         const uint16_t h = core::FloatToHalf(static_cast<float>(v));
         std::memcpy(bytes, &h, 2);
@@ -244,10 +281,8 @@ absl::StatusOr<Tensor> TensorFromValues(const std::string& text,
         std::memcpy(bytes, &h, 2);
         break;
       }
-      default: {
-        const int64_t i = static_cast<int64_t>(v);
-        std::memcpy(bytes, &i, item);  // little-endian: the low bytes
-      }
+      default:  // FLOAT64
+        std::memcpy(bytes, &v, 8);
     }
     tensor.data.append(bytes, item);
   }

@@ -57,6 +57,18 @@ malformed_rejected() {
     grep -q "not a .npy file" "$tmp/err"
 }
 check "a malformed .npy is rejected with a reason" malformed_rejected
+int_values() {
+  [[ "$("${authed[@]}" relu --dtype=int64 --values=-9223372036854775808,5)" \
+    == "0,5" ]] &&
+    [[ "$("${authed[@]}" relu --dtype=uint64 --values=18446744073709551615 \
+      --max_value=100)" == "100" ]]
+}
+check "integer --values are exact over the whole range" int_values
+int_out_of_range() {
+  ! "${authed[@]}" relu --dtype=int8 --values=1,300 2>"$tmp/err" &&
+    grep -qF "\"300\" is not an integer in INT8's range [-128, 127]" "$tmp/err"
+}
+check "an integer --values entry out of range is rejected" int_out_of_range
 check "health exits 0 when SERVING (no token needed)" "${client[@]}" health
 
 info_has_limits() {
