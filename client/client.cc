@@ -120,16 +120,16 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Create(
     const std::string& target, const ClientOptions& options) {
   if (target.empty()) return absl::InvalidArgumentError("target is empty");
   if (options.max_chunks_in_flight <= 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "max_chunks_in_flight must be > 0, got ", options.max_chunks_in_flight));
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_chunks_in_flight must be > 0, got ",
+                     options.max_chunks_in_flight));
   }
   if (options.max_message_bytes < 0 ||
       static_cast<uint64_t>(options.max_message_bytes) <
           kSmallTensorBytes + kMessageOverhead) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("max_message_bytes must be >= ",
-                     kSmallTensorBytes + kMessageOverhead, ", got ",
-                     options.max_message_bytes));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_message_bytes must be >= ", kSmallTensorBytes + kMessageOverhead,
+        ", got ", options.max_message_bytes));
   }
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
       Credentials(options);

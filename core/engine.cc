@@ -91,9 +91,8 @@ absl::Status Engine::Relu(const ReluParams& params, DataType dtype,
     internal::RunRelu(*plan, in + offset, out + offset, range.size());
   };
   arena_->arena.execute([&] {
-    tbb::parallel_for(
-        tbb::blocked_range<size_t>(0, count, grain), body,
-        tbb::simple_partitioner(), context);
+    tbb::parallel_for(tbb::blocked_range<size_t>(0, count, grain), body,
+                      tbb::simple_partitioner(), context);
   });
   if (stopped.load()) return absl::CancelledError("call cancelled");
   return absl::OkStatus();

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs activation_server in the foreground on 127.0.0.1:50051, after
-# installing missing dependencies and building Release. Extra arguments go to
-# the server (see --help), e.g. scripts/run.sh --server_model=callback.
+# Runs activation_server in the foreground on 127.0.0.1:50051 (metrics on
+# 127.0.0.1:9464), after installing missing dependencies and building Release.
+# Extra arguments go to the server and win over these (see --help), e.g.
+# scripts/run.sh --threads=1 --max_inflight=64.
 # Ctrl-C drains and stops it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,4 +11,5 @@ scripts/install-deps.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j "$(nproc)" --target activation_server activation_client
 
-exec build/server/activation_server --address=127.0.0.1:50051 "$@"
+exec build/server/activation_server --address=127.0.0.1:50051 \
+  --metrics_address=127.0.0.1:9464 "$@"

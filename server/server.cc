@@ -117,8 +117,7 @@ absl::Status Validate(const ServerOptions& o) {
                    absl::FormatDuration(o.shutdown_grace));
   }
   if (o.completion_queues < 0) {
-    return invalid("completion_queues must be >= 0, got ",
-                   o.completion_queues);
+    return invalid("completion_queues must be >= 0, got ", o.completion_queues);
   }
   if (o.threads_per_queue <= 0) {
     return invalid("cq_threads must be > 0, got ", o.threads_per_queue);

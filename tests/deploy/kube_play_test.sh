@@ -73,7 +73,7 @@ flags() {
   "${client[@]}" info | /usr/bin/python3 -c '
 import json, sys
 info = json.load(sys.stdin)
-assert info["maxInflight"] == 256 and info["maxMessageBytes"] == "16777216", info'
+assert info["maxInflight"] == 48 and info["maxMessageBytes"] == "4194304", info'
 }
 check "the ConfigMap's flags took effect" flags
 readonly_root() {
