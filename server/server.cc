@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "grpc/grpc.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/security/server_credentials.h"
@@ -294,9 +295,17 @@ int Server::metrics_port() const {
 
 void Server::Shutdown() {
   if (shut_down_.exchange(true) || server_ == nullptr) return;
+  const absl::Time deadline = absl::Now() + options_.shutdown_grace;
+  // While calls are in flight the server keeps answering, so that new
+  // ActivationService calls learn why they are refused (UNAVAILABLE, "server
+  // is shutting down") and health checks get NOT_SERVING, not a closed port.
   gate_->StartDraining();
   health_->Shutdown();
-  server_->Shutdown(absl::ToChronoTime(absl::Now() + options_.shutdown_grace));
+  while (gate_->inflight() > 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  // Then gRPC stops accepting and cancels whatever is left at the deadline.
+  server_->Shutdown(absl::ToChronoTime(deadline));
   if (async_service_ != nullptr) async_service_->Stop();
   server_->Wait();
 }

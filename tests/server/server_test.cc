@@ -401,12 +401,22 @@ TEST_P(ServerTest, DrainTurnsHealthNotServingLetsInflightFinishRefusesNew) {
   ASSERT_TRUE(stream->Write(FloatRequest({5.0f})));
   ASSERT_TRUE(stream->Read(&response));
   EXPECT_THAT(Float32Values(response.output()), ElementsAre(5.0f));
-  // New calls are refused.
+  // While it is open, new calls are refused saying why, and a health Check
+  // (a Kubernetes probe) answers NOT_SERVING.
   grpc::Status refused = Call(FloatRequest({1.0f}), &response);
-  EXPECT_NE(refused.error_code(), grpc::StatusCode::OK);
-  EXPECT_THAT(refused.error_code(),
-              ::testing::AnyOf(grpc::StatusCode::UNAVAILABLE,
-                               grpc::StatusCode::CANCELLED));
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(refused.error_message(), "server is shutting down");
+  for (const char* service : {"", "activation.v1.ActivationService"}) {
+    grpc::ClientContext check_context;
+    HealthCheckRequest check_request;
+    check_request.set_service(service);
+    HealthCheckResponse check_response;
+    ASSERT_TRUE(
+        health->Check(&check_context, check_request, &check_response).ok())
+        << service;
+    EXPECT_EQ(check_response.status(), HealthCheckResponse::NOT_SERVING)
+        << service;
+  }
 
   stream->WritesDone();
   EXPECT_TRUE(stream->Finish().ok());
