@@ -32,6 +32,8 @@ class CallBase {
  protected:
   // The request matched a call: the done tag will come too.
   void Started() { refs_.fetch_add(1); }
+  // The done tag came: the call is over and IsCancelled is reliable.
+  virtual void OnDone() {}
   void Unref() {
     if (refs_.fetch_sub(1) == 1) delete this;
   }
@@ -44,7 +46,10 @@ class CallBase {
   class DoneTag final : public Tag {
    public:
     explicit DoneTag(CallBase* call) : call_(call) {}
-    void Proceed(bool /*ok*/) override { call_->Unref(); }
+    void Proceed(bool /*ok*/) override {
+      call_->OnDone();
+      call_->Unref();
+    }
 
    private:
     CallBase* const call_;
@@ -102,18 +107,14 @@ class StreamCall final : public CallBase, public Tag {
         Started();
         service_->RequestStream(cq_);
         session_.emplace(service_->backend(), context_);
+        session_ready_.store(true, std::memory_order_release);
         if (!session_->admission().ok()) {
           return Finish(session_->Finish(session_->admission()));
         }
         return Read();
       case State::kReading:
         if (!ok) {  // the client half-closed (all answered) or went away
-          // Best effort: IsCancelled only knows once a queue thread has
-          // taken the done notice, so a cancellation racing it counts as OK
-          // here (docs/metrics.md); the callback model always knows.
-          return Finish(session_->Finish(
-              context_.IsCancelled() ? absl::CancelledError("call cancelled")
-                                     : absl::OkStatus()));
+          return Finish(session_->FinishReadsEnded());
         }
         if (absl::Status s = session_->Compute(&request_, &response_);
             !s.ok()) {
@@ -148,8 +149,18 @@ class StreamCall final : public CallBase, public Tag {
     stream_.Finish(status, AsTag());
   }
 
+  void OnDone() override {
+    // The done tag can come, on another thread, while Proceed is still
+    // making the session (a call cancelled at once); that call's record then
+    // counts it CANCELLED when the session goes.
+    if (session_ready_.load(std::memory_order_acquire)) {
+      session_->Done(context_.IsCancelled());
+    }
+  }
+
   grpc::ServerAsyncReaderWriter<v1::ReluResponse, v1::ReluRequest> stream_;
   std::optional<StreamSession> session_;  // from the start of the call
+  std::atomic<bool> session_ready_{false};
   v1::ReluRequest request_;
   v1::ReluResponse response_;
   State state_ = State::kRequested;

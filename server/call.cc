@@ -103,6 +103,30 @@ absl::Status StreamSession::Compute(v1::ReluRequest* request,
   return absl::OkStatus();
 }
 
+grpc::Status StreamSession::FinishReadsEnded() {
+  ticket_ = CallGate::Ticket();
+  absl::MutexLock lock(&mu_);
+  reads_ended_ = true;
+  if (cancelled_.has_value()) RecordReadsEnded(*cancelled_);
+  return grpc::Status::OK;
+}
+
+void StreamSession::Done(bool cancelled) {
+  absl::MutexLock lock(&mu_);
+  cancelled_ = cancelled;
+  if (reads_ended_) RecordReadsEnded(cancelled);
+}
+
+void StreamSession::RecordReadsEnded(bool cancelled) {
+  absl::StatusCode code = absl::StatusCode::kOk;
+  if (cancelled) {
+    code = std::chrono::system_clock::now() > context_.deadline()
+               ? absl::StatusCode::kDeadlineExceeded
+               : absl::StatusCode::kCancelled;
+  }
+  record_.Finish(code);
+}
+
 grpc::Status StreamSession::Finish(const absl::Status& status) {
   ticket_ = CallGate::Ticket();
   return server::Finish(record_, status);

@@ -6,8 +6,11 @@
 #define ACTIVATION_SERVER_CALL_H_
 
 #include <cstdint>
+#include <optional>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "activation/v1/activation.pb.h"
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/server_callback.h"
@@ -58,6 +61,17 @@ class StreamSession {
   // the message's 0-based index, and the stream must end with it.
   absl::Status Compute(v1::ReluRequest* request, v1::ReluResponse* response);
 
+  // Ends a stream whose reads failed: the client half-closed (OK) or went
+  // away (CANCELLED, or DEADLINE_EXCEEDED once the deadline has passed).
+  // Which, the transport may only know by the time the call is done, so this
+  // frees the in-flight slot and returns the status to send (OK: a call that
+  // went away gets nothing anyway), and leaves the record to Done.
+  grpc::Status FinishReadsEnded();
+
+  // The call is over, and `cancelled` is the context's IsCancelled(), which
+  // is reliable now. Records a stream that FinishReadsEnded ended.
+  void Done(bool cancelled);
+
   // Records `status`, frees the in-flight slot, and returns the status to
   // send. Call it before sending, so a client that starts its next call on
   // seeing the status finds the slot free.
@@ -70,6 +84,12 @@ class StreamSession {
   CallGate::Ticket ticket_;
   absl::Status admission_;
   int64_t index_ = 0;
+
+  void RecordReadsEnded(bool cancelled) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  absl::Mutex mu_;  // FinishReadsEnded and Done may race (async model).
+  bool reads_ended_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<bool> cancelled_ ABSL_GUARDED_BY(mu_);
 };
 
 // Returns the payload bytes a tensor carries (raw_data or float_data).

@@ -19,9 +19,7 @@ class StreamReactor final
 
   void OnReadDone(bool ok) override {
     if (!ok) {  // the client half-closed (all answered) or went away
-      Finish(session_.Finish(context_->IsCancelled()
-                                 ? absl::CancelledError("call cancelled")
-                                 : absl::OkStatus()));
+      Finish(session_.FinishReadsEnded());
       return;
     }
     const absl::Status status = session_.Compute(&request_, &response_);
@@ -41,7 +39,10 @@ class StreamReactor final
     StartRead(&request_);
   }
 
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    session_.Done(context_->IsCancelled());
+    delete this;
+  }
 
  private:
   const grpc::CallbackServerContext* const context_;  // Not owned.

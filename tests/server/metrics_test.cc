@@ -1,6 +1,6 @@
 // Scrapes /metrics over HTTP after a known mix of calls and checks exact
-// values: every path (OK, each error, rejection, auth failure, deadline)
-// counted once, in one place.
+// values: every path (OK, each error, rejection, auth failure, deadline,
+// cancellation) counted once, in one place.
 
 #include "server/metrics.h"
 
@@ -41,10 +41,12 @@ std::string Series(const std::string& name, const std::string& method,
          type + "\"}";
 }
 
-class MetricsTest : public ::testing::Test {
+// Runs under both threading models: the counts must not depend on it.
+class MetricsTest : public ::testing::TestWithParam<ThreadingModel> {
  protected:
   void SetUp() override {
     ServerOptions options;
+    options.model = GetParam();
     options.metrics_address = "127.0.0.1:0";
     options.auth_token = kToken;
     options.max_inflight = 1;
@@ -65,6 +67,20 @@ class MetricsTest : public ::testing::Test {
     return stub_->Relu(&context, request, &response).error_code();
   }
 
+  // Scrapes until `done` holds for the samples or 5 s pass. The server
+  // records a stream's end when gRPC reports the call done, which can be
+  // after the client has seen it end, and a scrape can fall between the
+  // updates of two families.
+  template <typename Predicate>
+  std::map<std::string, double> ScrapeUntil(const Predicate& done) {
+    std::map<std::string, double> m = Scrape();
+    for (int i = 0; i < 100 && !done(m); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      m = Scrape();
+    }
+    return m;
+  }
+
   std::map<std::string, double> Scrape() {
     absl::StatusOr<std::string> text =
         HttpGet(server_->metrics_port(), "/metrics");
@@ -83,9 +99,9 @@ v1::ReluRequest Request(int elements, bool valid = true) {
   return request;
 }
 
-TEST_F(MetricsTest, KnownMixOfCallsGivesExactCounts) {
+TEST_P(MetricsTest, KnownMixOfCallsGivesExactCounts) {
   // Unary: 3 OK (4 elements each), 2 INVALID_ARGUMENT (5 elements each),
-  // 1 UNAUTHENTICATED, 1 DEADLINE_EXCEEDED.
+  // 1 UNAUTHENTICATED, and below 1 RESOURCE_EXHAUSTED.
   for (int i = 0; i < 3; ++i) ASSERT_EQ(Relu(Request(4)), grpc::StatusCode::OK);
   for (int i = 0; i < 2; ++i) {
     ASSERT_EQ(Relu(Request(5, false)), grpc::StatusCode::INVALID_ARGUMENT);
@@ -134,9 +150,17 @@ TEST_F(MetricsTest, KnownMixOfCallsGivesExactCounts) {
     ASSERT_TRUE(stream->Finish().ok());
   }
 
-  std::map<std::string, double> m = Scrape();
   const std::string unary = "unary";
   const std::string bidi = "bidi_stream";
+  // Unary calls are recorded before their status is sent; a stream that
+  // ends by the client's half-close is recorded when gRPC reports it done.
+  std::map<std::string, double> m =
+      ScrapeUntil([&](std::map<std::string, double>& m) {
+        return m[Series("grpc_server_handling_seconds_count", "ReluStream",
+                        bidi)] >= 3 &&
+               m[Series("grpc_server_handled_total", "ReluStream", bidi,
+                        "OK")] >= 2;
+      });
   EXPECT_EQ(m[Series("grpc_server_started_total", "Relu", unary)], 7);
   EXPECT_EQ(m[Series("grpc_server_handled_total", "Relu", unary, "OK")], 3);
   EXPECT_EQ(
@@ -188,24 +212,68 @@ TEST_F(MetricsTest, KnownMixOfCallsGivesExactCounts) {
   EXPECT_GE(m["process_cpu_seconds_total"], 0);
 }
 
-TEST_F(MetricsTest, DeadlineExceededIsCountedAsSuch) {
-  grpc::ClientContext context;
-  Authorize(context);
-  context.set_deadline(std::chrono::system_clock::now() -
-                       std::chrono::milliseconds(1));
+// Streams the client gives up on: one whose deadline passes while the server
+// waits for its next message, one the client cancels. Each is counted once
+// and frees its in-flight slot: the cancelled one as CANCELLED, the other as
+// DEADLINE_EXCEEDED, or as CANCELLED when the client's cancellation outruns
+// the server's own deadline timer (docs/metrics.md). Never as OK.
+TEST_P(MetricsTest, StreamsEndedByDeadlineOrCancellationAreCountedOnce) {
+  const std::string bidi = "bidi_stream";
+  auto handled = [&](const std::map<std::string, double>& m,
+                     const std::string& code) {
+    auto it =
+        m.find(Series("grpc_server_handled_total", "ReluStream", bidi, code));
+    return it == m.end() ? 0.0 : it->second;
+  };
+  const std::string started =
+      Series("grpc_server_started_total", "ReluStream", bidi);
+  const std::string ended =
+      Series("grpc_server_handling_seconds_count", "ReluStream", bidi);
   v1::ReluResponse response;
-  ASSERT_EQ(stub_->Relu(&context, Request(4), &response).error_code(),
-            grpc::StatusCode::DEADLINE_EXCEEDED);
-  // Give the server time to see the call at all, then check no OK slipped
-  // in and the started and handled counts agree.
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  std::map<std::string, double> m = Scrape();
-  EXPECT_EQ(m[Series("grpc_server_handled_total", "Relu", "unary", "OK")], 0);
-  EXPECT_EQ(m[Series("grpc_server_started_total", "Relu", "unary")],
-            m[Series("grpc_server_handling_seconds_count", "Relu", "unary")]);
+  {
+    grpc::ClientContext context;
+    Authorize(context);
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::milliseconds(300));
+    auto stream = stub_->ReluStream(&context);
+    ASSERT_TRUE(stream->Write(Request(2)));
+    ASSERT_TRUE(stream->Read(&response));
+    EXPECT_FALSE(stream->Read(&response));  // waits out the deadline
+    EXPECT_EQ(stream->Finish().error_code(),
+              grpc::StatusCode::DEADLINE_EXCEEDED);
+  }
+  auto ended_with_code = [&](double n) {
+    return [&, n](std::map<std::string, double>& m) {
+      return m[ended] >= n && handled(m, "OK") + handled(m, "CANCELLED") +
+                                      handled(m, "DEADLINE_EXCEEDED") >=
+                                  n;
+    };
+  };
+  std::map<std::string, double> m = ScrapeUntil(ended_with_code(1));
+  EXPECT_EQ(m[ended], 1);
+  EXPECT_EQ(handled(m, "DEADLINE_EXCEEDED") + handled(m, "CANCELLED"), 1);
+  {
+    grpc::ClientContext context;
+    Authorize(context);
+    auto stream = stub_->ReluStream(&context);
+    ASSERT_TRUE(stream->Write(Request(2)));
+    ASSERT_TRUE(stream->Read(&response));
+    context.TryCancel();
+    EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  }
+  m = ScrapeUntil(ended_with_code(2));
+  EXPECT_EQ(m[started], 2);
+  EXPECT_EQ(m[ended], 2);
+  EXPECT_EQ(handled(m, "OK"), 0);
+  EXPECT_EQ(handled(m, "CANCELLED") + handled(m, "DEADLINE_EXCEEDED"), 2);
+  EXPECT_GE(handled(m, "CANCELLED"), 1);
+
+  EXPECT_EQ(m["activation_inflight_requests"], 0);
+  // The slot (--max_inflight=1) is free again.
+  EXPECT_EQ(Relu(Request(4)), grpc::StatusCode::OK);
 }
 
-TEST_F(MetricsTest, HistogramBucketsSpan25MicrosecondsTo30Seconds) {
+TEST_P(MetricsTest, HistogramBucketsSpan25MicrosecondsTo30Seconds) {
   ASSERT_EQ(Relu(Request(4)), grpc::StatusCode::OK);
   absl::StatusOr<std::string> text =
       HttpGet(server_->metrics_port(), "/metrics");
@@ -220,6 +288,15 @@ TEST_F(MetricsTest, HistogramBucketsSpan25MicrosecondsTo30Seconds) {
   EXPECT_TRUE(m.count(first_bucket)) << *text;
   EXPECT_EQ(m[last_bucket], 1);
 }
+
+INSTANTIATE_TEST_SUITE_P(Models, MetricsTest,
+                         ::testing::Values(ThreadingModel::kAsync,
+                                           ThreadingModel::kCallback),
+                         [](const auto& info) {
+                           return info.param == ThreadingModel::kAsync
+                                      ? "Async"
+                                      : "Callback";
+                         });
 
 TEST(MetricsOffTest, NoMetricsAddressMeansNoMetrics) {
   auto server = StartServer(ServerOptions());
