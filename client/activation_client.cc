@@ -20,6 +20,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -136,12 +137,28 @@ constexpr const char* kConnectionFlags[] = {
     "token_file",      "deadline", "max_message_bytes",
     "chunks_in_flight"};
 
+// "  --name  help (default: value)" for each flag.
+template <typename Names>
+void PrintFlags(const Names& names) {
+  for (const char* name : names) {
+    const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    std::cout << "  --" << name;
+    if (flag != nullptr) {
+      std::cout << "  " << flag->Help();
+      const std::string default_value = flag->DefaultValue();
+      if (!default_value.empty()) {
+        std::cout << " (default: " << default_value << ")";
+      }
+    }
+    std::cout << "\n";
+  }
+}
+
 void PrintHelp(const Command& command) {
   std::cout << command.summary << "\n\nFlags:\n";
-  for (const char* flag : command.flags) std::cout << "  --" << flag << "\n";
-  std::cout << "Connection flags (every command):\n";
-  for (const char* flag : kConnectionFlags) std::cout << "  --" << flag << "\n";
-  std::cout << "Descriptions and defaults: activation_client --helpfull\n";
+  PrintFlags(command.flags);
+  std::cout << "\nConnection flags (every command):\n";
+  PrintFlags(kConnectionFlags);
 }
 
 int Fail(const absl::Status& status) {

@@ -317,6 +317,23 @@ absl::StatusOr<BenchReport> RunBench(const std::string& target,
   return report;
 }
 
+std::vector<BenchReport::Bucket> BenchReport::Histogram() const {
+  if (latencies.empty()) return {};
+  constexpr int kSteps = 10;
+  const absl::Duration step = (slowest - fastest) / kSteps;
+  std::vector<Bucket> buckets(kSteps + 1);
+  for (int b = 0; b <= kSteps; ++b) buckets[b].mark = fastest + b * step;
+  for (absl::Duration d : latencies) {
+    const int b =
+        step > absl::ZeroDuration()
+            ? std::min(kSteps, static_cast<int>(
+                                   absl::FDivDuration(d - fastest, step) + 0.5))
+            : 0;
+    ++buckets[static_cast<size_t>(b)].count;
+  }
+  return buckets;
+}
+
 std::string BenchReport::Summary() const {
   std::string out = absl::StrFormat(
       "\nSummary:\n  Count:\t%d\n  Total:\t%.2f s\n  Slowest:\t%s\n"
@@ -326,26 +343,16 @@ std::string BenchReport::Summary() const {
       Ms(average), rps, mbps);
   if (!latencies.empty()) {
     out += "\nResponse time histogram:\n";
-    constexpr int kBuckets = 10;
-    const double lo = absl::ToDoubleMilliseconds(fastest);
-    const double hi = absl::ToDoubleMilliseconds(slowest);
-    const double step = (hi - lo) / kBuckets;
-    std::vector<int64_t> counts(kBuckets + 1, 0);
-    for (absl::Duration d : latencies) {
-      const double ms = absl::ToDoubleMilliseconds(d);
-      const int b =
-          step > 0
-              ? std::min(kBuckets, static_cast<int>((ms - lo) / step + 0.5))
-              : 0;
-      ++counts[static_cast<size_t>(b)];
-    }
-    const int64_t most = *std::max_element(counts.begin(), counts.end());
-    for (int b = 0; b <= kBuckets; ++b) {
-      const int bar = most > 0 ? static_cast<int>(40 * counts[b] / most) : 0;
+    const std::vector<Bucket> buckets = Histogram();
+    int64_t most = 0;
+    for (const Bucket& bucket : buckets) most = std::max(most, bucket.count);
+    for (const Bucket& bucket : buckets) {
+      const int bar = most > 0 ? static_cast<int>(40 * bucket.count / most) : 0;
       std::string bars;
       for (int i = 0; i < bar; ++i) bars += "\xE2\x88\x8E";  // U+220E
-      out +=
-          absl::StrFormat("  %.3f [%d]\t|%s\n", lo + b * step, counts[b], bars);
+      out += absl::StrFormat("  %.3f [%d]\t|%s\n",
+                             absl::ToDoubleMilliseconds(bucket.mark),
+                             bucket.count, bars);
     }
     out += "\nLatency distribution:\n";
     for (double p : kPercentiles) {
@@ -387,6 +394,13 @@ std::string BenchReport::Json() const {
     distribution.push_back(absl::StrFormat("{\"percentage\":%g,\"latency\":%d}",
                                            p, ns(Percentile(latencies, p))));
   }
+  std::vector<std::string> histogram;
+  for (const Bucket& bucket : Histogram()) {
+    histogram.push_back(
+        absl::StrFormat("{\"mark\":%.9f,\"count\":%d,\"frequency\":%.6f}",
+                        absl::ToDoubleSeconds(bucket.mark), bucket.count,
+                        static_cast<double>(bucket.count) / count));
+  }
   std::vector<std::string> codes, errs;
   for (const auto& [k, v] : status_codes)
     codes.push_back(quote(k) + ":" + absl::StrCat(v));
@@ -394,12 +408,14 @@ std::string BenchReport::Json() const {
     errs.push_back(quote(k) + ":" + absl::StrCat(v));
   return absl::StrFormat(
       "{\"count\":%d,\"total\":%d,\"average\":%d,\"fastest\":%d,"
-      "\"slowest\":%d,\"rps\":%.3f,\"mbps\":%.3f,\"latencyDistribution\":[%s],"
+      "\"slowest\":%d,\"rps\":%.3f,\"mbps\":%.3f,\"histogram\":[%s],"
+      "\"latencyDistribution\":[%s],"
       "\"statusCodeDistribution\":{%s},\"errorDistribution\":{%s},"
       "\"verified\":%d,\"mismatches\":%d}",
       count, ns(total), ns(average), ns(fastest), ns(slowest), rps, mbps,
-      absl::StrJoin(distribution, ","), absl::StrJoin(codes, ","),
-      absl::StrJoin(errs, ","), verified, mismatches);
+      absl::StrJoin(histogram, ","), absl::StrJoin(distribution, ","),
+      absl::StrJoin(codes, ","), absl::StrJoin(errs, ","), verified,
+      mismatches);
 }
 
 }  // namespace activation

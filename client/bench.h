@@ -43,6 +43,14 @@ struct BenchReport {
   int64_t verified = 0;
   int64_t mismatches = 0;
 
+  // ghz's latency histogram: 11 buckets from fastest to slowest, each the
+  // count of latencies nearest its mark.
+  struct Bucket {
+    absl::Duration mark;
+    int64_t count = 0;
+  };
+  std::vector<Bucket> Histogram() const;
+
   // ghz's text summary.
   std::string Summary() const;
   // ghz's JSON report (durations in nanoseconds).

@@ -82,7 +82,11 @@ bench_json() {
 import json, sys
 r = json.load(sys.stdin)
 assert r["count"] == 200 and r["statusCodeDistribution"] == {"OK": 200}, r
-assert r["mismatches"] == 0 and r["verified"] == 2, r'
+assert r["mismatches"] == 0 and r["verified"] == 2, r
+h = r["histogram"]
+assert len(h) == 11 and sum(b["count"] for b in h) == 200, h
+assert h[0]["mark"] * 1e9 == r["fastest"] or abs(h[0]["mark"] * 1e9 - r["fastest"]) < 1, h
+assert abs(sum(b["frequency"] for b in h) - 1) < 1e-3, h'
 }
 check "bench: 200 calls, all OK, JSON" bench_json
 
@@ -98,7 +102,8 @@ check "bench --allow_errors exits 0 and reports the errors" bench_allowed
 
 relu_help() {
   local out
-  out=$("${client[@]}" relu --help) && grep -q "Fortran order" <<<"$out"
+  out=$("${client[@]}" relu --help) && grep -q "Fortran order" <<<"$out" &&
+    grep -qF -- "--deadline  per-call deadline (default: 30s)" <<<"$out"
 }
 check "relu --help describes the command" relu_help
 
