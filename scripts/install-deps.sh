@@ -10,10 +10,11 @@ packages=(
   libgrpc++-dev protobuf-compiler protobuf-compiler-grpc libprotobuf-dev
   grpc-proto prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  # Tests: the Python example and checks, the format check, a real Prometheus
-  # (and promtool), the container image and `podman kube play`, curl.
+  # Tests: the Python example and checks, the format check, the core tests on
+  # an emulated baseline CPU, a real Prometheus (and promtool), the container
+  # image and `podman kube play`, curl.
   python3-grpcio python3-numpy python3-protobuf python3-yaml
-  clang-format
+  clang-format qemu-user
   prometheus
   podman buildah runc mmdebstrap catatonit
   curl
