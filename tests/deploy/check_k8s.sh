@@ -3,14 +3,15 @@
 #   1. renders deploy/k8s and its overlays (prometheus-operator, tls) with
 #      `kubectl kustomize`;
 #   2. validates every rendered object with kubernetes-models' schemas
-#      (ServiceMonitor with a schema of our own) and the service's invariants
+#      (ServiceMonitor and PrometheusRule with schemas of our own) and the service's invariants
 #      across objects (k8s-validate/validate.js); overlays/tls's
 #      secrets.example.yaml against the schemas only;
 #   3. types every object with its kubernetes-types interface in a generated
 #      manifests.ts and runs `tsc --strict --noEmit`: object literals catch
 #      unknown and misspelled fields (k8s-validate/gen_types.js);
-#   4. self-tests: a misspelled field (replica: 3), a wrong type and a too
-#      short termination grace period must each make its check fail.
+#   4. self-tests: a misspelled field (replica: 3), a wrong type, a misspelled
+#      rule field and a too short termination grace period must each make its
+#      check fail.
 # Prints each check; exits non-zero on the first failure.
 #
 #   tests/deploy/check_k8s.sh            # from any directory
@@ -92,6 +93,11 @@ expect_failure "replica: 3 (tsc)" \
 expect_failure "replicas: \"3\" (kubernetes-models)" \
   "spec/replicas must be integer" \
   node "$validator/validate.js" --mutate=replicas-string "base=$tmp/base.yaml"
+sed '0,/^    - expr:/s//    - exp:/' "$tmp/prometheus-operator.yaml" \
+  >"$tmp/rule-typo.yaml"
+expect_failure "a rule's expr spelled exp (prometheusrule.js)" \
+  "spec.groups[0].rules[0].exp is not a known field" \
+  node "$validator/validate.js" --schema-only "rule-typo=$tmp/rule-typo.yaml"
 expect_failure "terminationGracePeriodSeconds: 20 (invariants)" \
   "terminationGracePeriodSeconds 20 must exceed" \
   node "$validator/validate.js" --mutate=short-grace "base=$tmp/base.yaml"

@@ -3,7 +3,9 @@
 # Grafana:
 #   1. promtool check config deploy/prometheus/prometheus.yml
 #   2. promtool check rules  deploy/prometheus/alerts.yml
-#   3. promtool test rules   deploy/prometheus/alerts_test.yml
+#   3. promtool test rules   deploy/prometheus/alerts_test.yml, and the
+#      Prometheus Operator overlay's prometheusrule.yaml carries the same
+#      groups (deploy/prometheus/prometheusrule.py --check)
 #   4. deploy/grafana/activation-dashboard.json: valid JSON; every panel has a
 #      title and a target; every target's PromQL parses (promtool check rules
 #      on a generated rules file, Grafana variables replaced by values); every
@@ -93,6 +95,9 @@ step "promtool check rules ${rules#"$root"/}"
 
 step "promtool test rules ${rules_test#"$root"/}"
 "$promtool" test rules "$rules_test" || die "alerts_test.yml"
+
+step "overlays/prometheus-operator/prometheusrule.yaml = alerts.yml"
+"$python" "$prometheus_dir/prometheusrule.py" --check || die "prometheusrule.yaml"
 
 step "dashboard ${dashboard#"$root"/} and ${doc#"$root"/}: JSON, panels, metric names"
 "$python" - "$dashboard" "$rules" "$metrics_source" "$doc" \

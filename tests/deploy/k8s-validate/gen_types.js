@@ -57,7 +57,9 @@ function main() {
 
   fs.mkdirSync(outDir, { recursive: true });
   fs.writeFileSync(path.join(outDir, 'manifests.ts'), `${head.join('\n')}\n\n${body.join('\n')}`);
-  fs.copyFileSync(path.join(__dirname, 'servicemonitor.d.ts'), path.join(outDir, 'servicemonitor.d.ts'));
+  for (const types of ['servicemonitor.d.ts', 'prometheusrule.d.ts']) {
+    fs.copyFileSync(path.join(__dirname, types), path.join(outDir, types));
+  }
   fs.writeFileSync(path.join(outDir, 'tsconfig.json'), `${JSON.stringify({
     compilerOptions: {
       strict: true,

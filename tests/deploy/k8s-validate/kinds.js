@@ -2,8 +2,9 @@
 // The kinds deploy/k8s may render, each with its kubernetes-models class (for
 // runtime validation) and its kubernetes-types interface (for tsc --strict).
 // A kind missing here fails both checks: add it here when a manifest needs it.
-// ServiceMonitor is a CRD that neither package knows: validate.js checks it
-// with servicemonitor.js, and tsc with servicemonitor.d.ts.
+// ServiceMonitor and PrometheusRule are CRDs that neither package knows:
+// validate.js checks each with its own `check` (servicemonitor.js,
+// prometheusrule.js), and tsc with the matching .d.ts.
 
 const KINDS = {
   'v1/ConfigMap': {
@@ -42,8 +43,12 @@ const KINDS = {
     type: ['kubernetes-types/networking/v1', 'NetworkPolicy'],
   },
   'monitoring.coreos.com/v1/ServiceMonitor': {
-    model: null, // servicemonitor.js
+    check: ['./servicemonitor', 'checkServiceMonitor'],
     type: ['./servicemonitor', 'ServiceMonitor'],
+  },
+  'monitoring.coreos.com/v1/PrometheusRule': {
+    check: ['./prometheusrule', 'checkPrometheusRule'],
+    type: ['./prometheusrule', 'PrometheusRule'],
   },
 };
 

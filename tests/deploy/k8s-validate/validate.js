@@ -1,13 +1,14 @@
 'use strict';
 // Validates rendered deploy/k8s manifests (kubectl kustomize output):
-//   1. every object against its kubernetes-models schema (ServiceMonitor
-//      against servicemonitor.js); a kind not in kinds.js fails;
+//   1. every object against its kubernetes-models schema (ServiceMonitor and
+//      PrometheusRule against servicemonitor.js and prometheusrule.js); a
+//      kind not in kinds.js fails;
 //   2. the service's own invariants across objects: selectors select the
 //      pods, ports and probes agree, every --flag is one server/main.cc
 //      defines and every $(VAR) in the arguments comes from the ConfigMap,
 //      terminationGracePeriodSeconds outlasts the drain, the hardening the
 //      image needs is there, the HPA/PDB/NetworkPolicy/ServiceMonitor point
-//      at what exists.
+//      at what exists, and a ServiceMonitor comes with its PrometheusRule.
 // Prints one line per object and per render; exits 1 on any problem.
 //
 //   node validate.js [--mutate=NAME] [--schema-only] LABEL=FILE...
@@ -19,7 +20,6 @@
 const fs = require('fs');
 const path = require('path');
 const { KINDS, kindKey, describe, readRenders, mutate } = require('./kinds');
-const { checkServiceMonitor } = require('./servicemonitor');
 
 const ROOT = path.resolve(__dirname, '../../..');
 const SERVICE_NAME = 'activation.v1.ActivationService';
@@ -89,7 +89,10 @@ function checkSchema(obj) {
   if (!kind) {
     return [`${kindKey(obj)} is not a kind kinds.js knows (${Object.keys(KINDS).join(', ')})`];
   }
-  if (!kind.model) return checkServiceMonitor(obj);
+  if (kind.check) {
+    const [module, name] = kind.check;
+    return require(module)[name](obj);
+  }
   const [module, name] = kind.model;
   const Model = require(module)[name];
   try {
@@ -256,6 +259,12 @@ function checkRender(objects, flags) {
   } else {
     expect(serviceMonitors.length > 0, 'Deployment: neither prometheus.io/scrape "true" nor a ServiceMonitor');
   }
+  // Scraped by the operator, alerted on by it too: the dashboard reads the
+  // recording rules.
+  if (serviceMonitors.length > 0) {
+    expect(ofKind('PrometheusRule').length === 1,
+        'a ServiceMonitor without its PrometheusRule: no alerts or recording rules');
+  }
 
   // Services select the pods and target container ports.
   const services = ofKind('Service');
@@ -331,7 +340,8 @@ function main() {
     for (const obj of objects) {
       count++;
       const problems = checkSchema(obj);
-      const via = KINDS[kindKey(obj)] && KINDS[kindKey(obj)].model ? 'kubernetes-models' : 'servicemonitor.js';
+      const kind = KINDS[kindKey(obj)];
+      const via = kind && kind.check ? `${kind.check[0].slice(2)}.js` : 'kubernetes-models';
       if (problems.length === 0) {
         console.log(`ok   ${label}: ${describe(obj)} (${obj.apiVersion}, ${via})`);
       } else {
