@@ -3,9 +3,11 @@
 
   make_npy.py write DIR    every dtype x byte order x order x shape, plus
                            format versions 2.0 and 3.0; NAME.npy holds the
-                           array and NAME.bin its little-endian C-order bytes
-  make_npy.py check DIR    loads every DIR/out_*.npy that the C++ side wrote
-                           and compares it with the matching DIR/out_*.bin
+                           array, NAME.bin its little-endian C-order bytes
+                           and NAME.shape its shape ("2,3,4"; "" for 0-d)
+  make_npy.py check DIR    loads every DIR/out_NAME.npy that the C++ side
+                           wrote and compares it with DIR/out_NAME.bin and
+                           the shape in DIR/NAME.shape
 """
 import os
 import sys
@@ -37,6 +39,8 @@ def write(directory):
                     name = f"{code}_{'be' if order_char == '>' else 'le'}_" \
                            f"{'F' if fortran else 'C'}_{len(shape)}d"
                     np.save(os.path.join(directory, name + ".npy"), typed)
+                    with open(os.path.join(directory, name + ".shape"), "w") as f:
+                        f.write(",".join(str(d) for d in typed.shape))
                     with open(os.path.join(directory, name + ".bin"), "wb") as f:
                         f.write(array.astype(np.dtype(code).newbyteorder("<"))
                                 .tobytes(order="C"))
@@ -59,11 +63,16 @@ def check(directory):
     for name in names:
         array = np.load(os.path.join(directory, name + ".npy"))
         expected = open(os.path.join(directory, name + ".bin"), "rb").read()
+        with open(os.path.join(directory, name[4:] + ".shape")) as f:
+            text = f.read()
+        shape = tuple(int(d) for d in text.split(",")) if text else ()
         code = name.split("_")[1]
         want = np.dtype(code).newbyteorder("<")
         if array.dtype != want or not array.flags["C_CONTIGUOUS"] or \
+                array.shape != shape or \
                 array.astype(want).tobytes() != expected:
-            print(f"FAIL {name}: dtype {array.dtype} shape {array.shape}")
+            print(f"FAIL {name}: dtype {array.dtype} shape {array.shape}, "
+                  f"want {want} {shape}")
             failed += 1
     print(f"checked {len(names)} arrays, {failed} failed")
     return 1 if failed or not names else 0

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
@@ -65,10 +66,9 @@ TEST_F(NpyTest, ReadsEveryDtypeByteOrderAndLayoutNumPyWrites) {
                                                 "_", layout, "_", ndim, "d");
           absl::StatusOr<Tensor> tensor = ReadNpy(name + ".npy");
           ASSERT_OK(tensor);
-          // np.asfortranarray makes a 0-d array 1-d.
-          const size_t rank = layout[0] == 'F' && ndim == 0 ? 1 : ndim;
-          EXPECT_EQ(tensor->shape.size(), rank) << name;
-
+          // The shape NumPy saved (np.asfortranarray makes a 0-d array 1-d).
+          EXPECT_EQ(absl::StrJoin(tensor->shape, ","), Slurp(name + ".shape"))
+              << name;
           EXPECT_EQ(tensor->data, Slurp(name + ".bin")) << name;
           ++files;
         }
@@ -89,16 +89,23 @@ TEST_F(NpyTest, ReadsFormatVersionsTwoAndThree) {
 }
 
 TEST_F(NpyTest, WhatItWritesNumPyReadsBack) {
-  // Read every NumPy file, write it again as out_*.npy, let NumPy compare.
+  // Read every NumPy file, write it again as out_*.npy, let NumPy compare
+  // dtype, shape and bytes.
   for (const char* code : kCodes) {
     for (const char* order : {"le", "be"}) {
-      const std::string name = absl::StrCat(code, "_", order, "_F_3d");
-      absl::StatusOr<Tensor> tensor = ReadNpy(*dir_ + "/" + name + ".npy");
-      ASSERT_OK(tensor);
-      ASSERT_OK(WriteNpy(absl::StrCat(*dir_, "/out_", name, ".npy"), *tensor));
-      std::ofstream(absl::StrCat(*dir_, "/out_", name, ".bin"),
-                    std::ios::binary)
-          << tensor->data;
+      for (const char* layout : {"C", "F"}) {
+        for (int ndim = 0; ndim <= 3; ++ndim) {
+          const std::string name =
+              absl::StrCat(code, "_", order, "_", layout, "_", ndim, "d");
+          absl::StatusOr<Tensor> tensor = ReadNpy(*dir_ + "/" + name + ".npy");
+          ASSERT_OK(tensor);
+          ASSERT_OK(
+              WriteNpy(absl::StrCat(*dir_, "/out_", name, ".npy"), *tensor));
+          std::ofstream(absl::StrCat(*dir_, "/out_", name, ".bin"),
+                        std::ios::binary)
+              << tensor->data;
+        }
+      }
     }
   }
   EXPECT_EQ(
