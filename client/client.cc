@@ -62,7 +62,9 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> Credentials(
 
 std::string ServiceConfig(const std::string& target, bool retry) {
   std::string config = "{";
-  if (absl::StartsWith(target, "dns:")) {
+  // Schemes that can name several servers: balance per call over them all.
+  if (absl::StartsWith(target, "dns:") || absl::StartsWith(target, "ipv4:") ||
+      absl::StartsWith(target, "ipv6:")) {
     config += R"("loadBalancingConfig": [{"round_robin": {}}])";
   }
   if (retry) {

@@ -63,7 +63,8 @@ class Client {
   using Callback = std::function<void(absl::StatusOr<Tensor>)>;
 
   // Connects (lazily) to `target`: "host:port", or "dns:///name:port" to
-  // balance calls round-robin over every address the name resolves to.
+  // balance calls round-robin over every address the name resolves to, or
+  // "ipv4:a:p1,b:p2" (and ipv6:) to balance them over the addresses listed.
   // Returns InvalidArgument for bad options or unreadable TLS files.
   static absl::StatusOr<std::unique_ptr<Client>> Create(
       const std::string& target, const ClientOptions& options = {});

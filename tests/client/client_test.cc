@@ -165,6 +165,33 @@ TEST(ClientTest, TensorOverTheMessageLimitIsChunkedExactlyWithBoundedMemory) {
             64);
 }
 
+TEST(ClientTest, AnAddressListIsBalancedRoundRobin) {
+  server::ServerOptions options;
+  options.metrics_address = "127.0.0.1:0";
+  auto first = StartServer(options);
+  auto second = StartServer(options);
+  ASSERT_NE(first, nullptr);
+  ASSERT_NE(second, nullptr);
+  absl::StatusOr<std::unique_ptr<Client>> client = Client::Create(absl::StrCat(
+      "ipv4:127.0.0.1:", first->port(), ",127.0.0.1:", second->port()));
+  ASSERT_OK(client);
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_OK((*client)->Relu(Tensor::Float32({-1.0f, 2.0f}), ReluParams()));
+  }
+  auto ok_calls = [](const server::Server& server) {
+    std::map<std::string, double> m = ParseSamples(server.metrics()->Scrape());
+    return m
+        ["grpc_server_handled_total{grpc_code=\"OK\",grpc_method=\"Relu\","
+         "grpc_service=\"activation.v1.ActivationService\",grpc_type="
+         "\"unary\"}"];
+  };
+  // Round-robin alternates once both connections are up; pick_first would
+  // send all 20 to one server.
+  EXPECT_GE(ok_calls(*first), 5);
+  EXPECT_GE(ok_calls(*second), 5);
+  EXPECT_EQ(ok_calls(*first) + ok_calls(*second), 20);
+}
+
 TEST(ClientTest, GetServerInfoAndHealth) {
   auto server = StartServer(server::ServerOptions());
   ASSERT_NE(server, nullptr);
