@@ -4,7 +4,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "server/status.h"
 
 namespace activation::server {
 
@@ -169,10 +171,10 @@ grpc::ServerUnaryReactor* HealthService::Check(
     status = StatusOf(request->service());
   }
   if (status == HealthCheckResponse::SERVICE_UNKNOWN) {
-    record.Finish(absl::StatusCode::kNotFound);
-    reactor->Finish(grpc::Status(
-        grpc::StatusCode::NOT_FOUND,
-        absl::StrCat("unknown service \"", request->service(), "\"")));
+    const absl::Status unknown = absl::NotFoundError(
+        absl::StrCat("unknown service \"", request->service(), "\""));
+    record.Finish(unknown.code());
+    reactor->Finish(ToGrpcStatus(unknown));
     return reactor;
   }
   response->set_status(status);
