@@ -153,6 +153,8 @@ BENCHMARK_CAPTURE(BM_Relu, float16_out_of_place, DataType::kFloat16, false)
     ->Apply(SizesAndThreads);
 BENCHMARK_CAPTURE(BM_Relu, float16_in_place, DataType::kFloat16, true)
     ->Apply(SizesAndThreads);
+BENCHMARK_CAPTURE(BM_Relu, bfloat16_out_of_place, DataType::kBFloat16, false)
+    ->Apply(SizesAndThreads);
 BENCHMARK_CAPTURE(BM_Memcpy, int8_bytes, 1)->Apply(SizesAndThreads);
 BENCHMARK_CAPTURE(BM_Relu, int8_out_of_place, DataType::kInt8, false)
     ->Apply(SizesAndThreads);

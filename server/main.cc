@@ -74,6 +74,12 @@ bool FillOptions(activation::server::ServerOptions& options,
   const std::string model = absl::GetFlag(FLAGS_server_model);
   if (model == "async") {
     options.model = activation::server::ThreadingModel::kAsync;
+    if (options.threads_per_queue == 1) {
+      std::fprintf(stderr,
+                   "activation_server: warning: --cq_threads=1: a queue's "
+                   "only thread cannot see a cancellation while it computes; "
+                   "cancelled calls run to the end\n");
+    }
   } else if (model == "callback") {
     options.model = activation::server::ThreadingModel::kCallback;
   } else {
