@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
@@ -324,11 +325,13 @@ std::vector<BenchReport::Bucket> BenchReport::Histogram() const {
   std::vector<Bucket> buckets(kSteps + 1);
   for (int b = 0; b <= kSteps; ++b) buckets[b].mark = fastest + b * step;
   for (absl::Duration d : latencies) {
-    const int b =
-        step > absl::ZeroDuration()
-            ? std::min(kSteps, static_cast<int>(
-                                   absl::FDivDuration(d - fastest, step) + 0.5))
-            : 0;
+    // ghz's rule: the first bucket whose mark is at or above the latency.
+    int b = 0;
+    if (step > absl::ZeroDuration()) {
+      b = std::min(
+          kSteps,
+          static_cast<int>(std::ceil(absl::FDivDuration(d - fastest, step))));
+    }
     ++buckets[static_cast<size_t>(b)].count;
   }
   return buckets;

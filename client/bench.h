@@ -43,8 +43,8 @@ struct BenchReport {
   int64_t verified = 0;
   int64_t mismatches = 0;
 
-  // ghz's latency histogram: 11 buckets from fastest to slowest, each the
-  // count of latencies nearest its mark.
+  // ghz's latency histogram: 11 marks evenly from fastest to slowest, each
+  // counting the latencies above the previous mark and up to its own.
   struct Bucket {
     absl::Duration mark;
     int64_t count = 0;

@@ -305,7 +305,7 @@ absl::StatusOr<Tensor> Client::ReluChunked(Tensor input,
 void Client::ReluAsync(Tensor input, const ReluParams& params, Callback done,
                        std::optional<absl::Duration> deadline) {
   const uint64_t bytes = input.elements() * core::ItemSize(input.dtype);
-  if (bytes > 65536 || input.data.size() != bytes) {
+  if (bytes > kSmallTensorBytes || input.data.size() != bytes) {
     // Large (maybe chunked) or malformed: the synchronous path, on a thread.
     std::thread([this, input = std::move(input), params, done = std::move(done),
                  deadline]() mutable {

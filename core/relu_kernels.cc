@@ -3,7 +3,9 @@
 // runs on any x86-64 CPU at the speed of the best instructions it has.
 //
 // The loops are plain C++ that GCC vectorizes: no intrinsics, so the scalar
-// and vector paths cannot disagree. This file is built with
+// and vector paths cannot disagree. The one exception is FLOAT16 with F16C
+// (ReluFloat16F16C): conversion intrinsics around the same op source,
+// instantiated for GCC vector types. This file is built with
 // -fno-trapping-math (lets GCC if-convert the selects; no value changes, we
 // never read floating-point exception flags) and -ffp-contract=off (a fused
 // multiply-add would round differently from TensorFlow).

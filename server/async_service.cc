@@ -21,6 +21,12 @@ class Tag {
 // to come. Registering for the done notification is what lets
 // ServerContext::IsCancelled report a cancellation (once another thread of
 // the queue has taken that notice), which the engine polls mid-compute.
+//
+// The count starts at 2, the call's own tag and the done tag: gRPC can
+// deliver the done tag of a call cancelled at once to another thread before
+// this call has even seen its request tag, so the done tag's reference must
+// exist from the start. A request that never matched a call (shutdown) gets
+// no done tag: NeverStarted deletes it.
 class CallBase {
  public:
   CallBase(AsyncService* service, grpc::ServerCompletionQueue* cq)
@@ -30,8 +36,8 @@ class CallBase {
   virtual ~CallBase() = default;
 
  protected:
-  // The request matched a call: the done tag will come too.
-  void Started() { refs_.fetch_add(1); }
+  // The request tag came back without a call: nothing else refers to this.
+  void NeverStarted() { delete this; }
   // The done tag came: the call is over and IsCancelled is reliable.
   virtual void OnDone() {}
   void Unref() {
@@ -55,7 +61,7 @@ class CallBase {
     CallBase* const call_;
   };
 
-  std::atomic<int> refs_{1};
+  std::atomic<int> refs_{2};
   DoneTag done_tag_;
 };
 
@@ -67,11 +73,11 @@ class UnaryCall final : public CallBase, public Tag {
   }
 
   void Proceed(bool ok) override {
-    if (finishing_ || !ok) {  // finished, or never started (shutdown)
+    if (finishing_) {  // the status went out (or the client is gone)
       Unref();
       return;
     }
-    Started();
+    if (!ok) return NeverStarted();  // shutdown
     service_->RequestUnary(cq_);
     finishing_ = true;
     const grpc::Status status =
@@ -100,11 +106,7 @@ class StreamCall final : public CallBase, public Tag {
   void Proceed(bool ok) override {
     switch (state_) {
       case State::kRequested:
-        if (!ok) {
-          Unref();
-          return;
-        }
-        Started();
+        if (!ok) return NeverStarted();  // shutdown
         service_->RequestStream(cq_);
         session_.emplace(service_->backend(), context_);
         session_ready_.store(true, std::memory_order_release);

@@ -5,6 +5,7 @@
 #ifndef ACTIVATION_SERVER_CALL_H_
 #define ACTIVATION_SERVER_CALL_H_
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 
@@ -44,8 +45,9 @@ grpc::ServerUnaryReactor* ServeServerInfo(const Backend& backend,
 
 // One ReluStream call: admit, then compute each message in turn, then
 // finish. The transport reads a message, calls Compute, writes the response
-// if that returned OK, and otherwise (or when the client half-closes, or a
-// read or write fails) sends Finish's status.
+// if that returned OK, and otherwise (or when a write fails) sends Finish's
+// status. When a read fails (the client half-closed or went away) it sends
+// FinishReadsEnded's, and it calls Done when gRPC reports the call done.
 class StreamSession {
  public:
   StreamSession(const Backend& backend, const grpc::ServerContextBase& context);
@@ -84,6 +86,8 @@ class StreamSession {
   CallGate::Ticket ticket_;
   absl::Status admission_;
   int64_t index_ = 0;
+  const std::chrono::system_clock::time_point start_ =
+      std::chrono::system_clock::now();
 
   void RecordReadsEnded(bool cancelled) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

@@ -84,7 +84,7 @@ absl::Status CheckPayload(const v1::Tensor& tensor, core::DataType dtype,
   if (__builtin_mul_overflow(count, core::ItemSize(dtype), &needed)) {
     return absl::InvalidArgumentError(
         absl::StrCat("input.shape ", ShapeString(tensor), " of ",
-                     core::DataTypeName(dtype), " needs more than 2^64 bytes"));
+                     core::DataTypeName(dtype), " needs 2^64 bytes or more"));
   }
   if (tensor.raw_data().size() != needed) {
     return absl::InvalidArgumentError(

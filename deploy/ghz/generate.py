@@ -23,8 +23,8 @@ CALL_STREAM = "activation.v1.ActivationService.ReluStream"
 # The local run (scripts/run.sh); pass another host as ghz's last argument.
 HOST = "127.0.0.1:50051"
 ONE_MIB_ELEMENTS = 262144  # 1 MiB of FLOAT32
-# Headroom over the 1 MiB messages; the same as deploy/k8s's
-# --max_message_bytes. gRPC-Go's default receive limit is 4 MiB.
+# Headroom over the 1 MiB messages (deploy/k8s's --max_message_bytes is
+# 4 MiB). gRPC-Go's default receive limit is 4 MiB.
 LARGE_MESSAGE_LIMIT = "16 MiB"
 # Values cycled through the 1 MiB tensor: both branches, the cap, zero.
 PATTERN = [-2, -1, -0.5, 0, 0.5, 1, 2, 8]

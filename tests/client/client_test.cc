@@ -8,6 +8,7 @@
 #include <future>
 #include <map>
 #include <string>
+#include <thread>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
@@ -175,21 +176,31 @@ TEST(ClientTest, AnAddressListIsBalancedRoundRobin) {
   absl::StatusOr<std::unique_ptr<Client>> client = Client::Create(absl::StrCat(
       "ipv4:127.0.0.1:", first->port(), ",127.0.0.1:", second->port()));
   ASSERT_OK(client);
-  for (int i = 0; i < 20; ++i) {
-    ASSERT_OK((*client)->Relu(Tensor::Float32({-1.0f, 2.0f}), ReluParams()));
-  }
   auto ok_calls = [](const server::Server& server) {
     std::map<std::string, double> m = ParseSamples(server.metrics()->Scrape());
     return m
-        ["grpc_server_handled_total{grpc_code=\"OK\",grpc_method=\"Relu\","
-         "grpc_service=\"activation.v1.ActivationService\",grpc_type="
-         "\"unary\"}"];
+        ["grpc_server_handled_total{grpc_code=\"OK\",grpc_method="
+         "\"Relu\",grpc_service=\"activation.v1.ActivationService\","
+         "grpc_type=\"unary\"}"];
   };
-  // Round-robin alternates once both connections are up; pick_first would
-  // send all 20 to one server.
-  EXPECT_GE(ok_calls(*first), 5);
-  EXPECT_GE(ok_calls(*second), 5);
-  EXPECT_EQ(ok_calls(*first) + ok_calls(*second), 20);
+  auto relu = [&] {
+    return (*client)->Relu(Tensor::Float32({-1.0f, 2.0f}), ReluParams());
+  };
+  // Round-robin uses a connection once it is up; until both are, calls go
+  // to whichever is. pick_first would never use the second server.
+  for (int i = 0; i < 500 && (ok_calls(*first) == 0 || ok_calls(*second) == 0);
+       ++i) {
+    ASSERT_OK(relu());
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const double first_before = ok_calls(*first);
+  const double second_before = ok_calls(*second);
+  for (int i = 0; i < 20; ++i) ASSERT_OK(relu());
+  // With both up, round-robin alternates.
+  EXPECT_GE(ok_calls(*first) - first_before, 5);
+  EXPECT_GE(ok_calls(*second) - second_before, 5);
+  EXPECT_EQ(ok_calls(*first) - first_before + ok_calls(*second) - second_before,
+            20);
 }
 
 TEST(ClientTest, GetServerInfoAndHealth) {
