@@ -289,14 +289,8 @@ TEST_P(MetricsTest, HistogramBucketsSpan25MicrosecondsTo30Seconds) {
   EXPECT_EQ(m[last_bucket], 1);
 }
 
-INSTANTIATE_TEST_SUITE_P(Models, MetricsTest,
-                         ::testing::Values(ThreadingModel::kAsync,
-                                           ThreadingModel::kCallback),
-                         [](const auto& info) {
-                           return info.param == ThreadingModel::kAsync
-                                      ? "Async"
-                                      : "Callback";
-                         });
+INSTANTIATE_TEST_SUITE_P(Models, MetricsTest, activation::testing::kBothModels,
+                         activation::testing::ModelName);
 
 TEST(MetricsOffTest, NoMetricsAddressMeansNoMetrics) {
   auto server = StartServer(ServerOptions());

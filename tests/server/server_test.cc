@@ -457,14 +457,8 @@ TEST_P(ServerTest, SecondServerOnTheSamePortFails) {
                                             HasSubstr("cannot listen on")));
 }
 
-INSTANTIATE_TEST_SUITE_P(Models, ServerTest,
-                         ::testing::Values(ThreadingModel::kAsync,
-                                           ThreadingModel::kCallback),
-                         [](const auto& info) {
-                           return info.param == ThreadingModel::kAsync
-                                      ? "Async"
-                                      : "Callback";
-                         });
+INSTANTIATE_TEST_SUITE_P(Models, ServerTest, activation::testing::kBothModels,
+                         activation::testing::ModelName);
 
 TEST(ServerOptionsTest, InvalidOptionsFailAtCreate) {
   ServerOptions options;

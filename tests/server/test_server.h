@@ -58,6 +58,15 @@ inline std::vector<float> Float32Values(const v1::Tensor& tensor) {
   return values;
 }
 
+// Both threading models, named for test suites parameterized over them:
+//   INSTANTIATE_TEST_SUITE_P(Models, FooTest, kBothModels, ModelName);
+inline const auto kBothModels = ::testing::Values(
+    server::ThreadingModel::kAsync, server::ThreadingModel::kCallback);
+inline std::string ModelName(
+    const ::testing::TestParamInfo<server::ThreadingModel>& info) {
+  return info.param == server::ThreadingModel::kAsync ? "Async" : "Callback";
+}
+
 }  // namespace activation::testing
 
 #endif  // ACTIVATION_TESTS_SERVER_TEST_SERVER_H_

@@ -9,22 +9,13 @@ const ALLOWED_GROUP = new Set(['name', 'interval', 'limit', 'rules']);
 const ALLOWED_RULE = new Set([
   'record', 'alert', 'expr', 'for', 'keep_firing_for', 'labels', 'annotations',
 ]);
-// Prometheus's duration syntax (model.ParseDuration).
-const DURATION =
-    /^(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?$/;
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const { DURATION, isObject, isStringMap, unknownFields, checkEnvelope } =
+  require('./crd');
 
 // Returns a list of problems with obj as a PrometheusRule; empty when valid.
 function checkPrometheusRule(obj) {
   const errors = [];
-  const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
-  const isStringMap = (v) =>
-    isObject(v) && Object.values(v).every((s) => typeof s === 'string');
-  const unknown = (where, value, allowed) => {
-    for (const key of Object.keys(value)) {
-      if (!allowed.has(key)) errors.push(`${where}.${key} is not a known field`);
-    }
-  };
+  const unknown = unknownFields(errors);
   const duration = (where, value) => {
     if (value !== undefined &&
         (typeof value !== 'string' || value === '' || !DURATION.test(value))) {
@@ -32,17 +23,7 @@ function checkPrometheusRule(obj) {
     }
   };
 
-  for (const key of Object.keys(obj)) {
-    if (!['apiVersion', 'kind', 'metadata', 'spec'].includes(key)) {
-      errors.push(`${key} is not a known top-level field`);
-    }
-  }
-  const meta = obj.metadata;
-  if (!isObject(meta) || typeof meta.name !== 'string' || !DNS_LABEL.test(meta.name)) {
-    errors.push('metadata.name must be a DNS label');
-  } else if (meta.labels !== undefined && !isStringMap(meta.labels)) {
-    errors.push('metadata.labels must map strings to strings');
-  }
+  checkEnvelope(obj, errors);
   const spec = obj.spec;
   if (!isObject(spec)) return errors.concat('spec must be an object');
   unknown('spec', spec, new Set(['groups']));

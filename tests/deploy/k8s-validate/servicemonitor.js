@@ -17,10 +17,8 @@ const ALLOWED_ENDPOINT = new Set([
 const ALLOWED_SELECTOR = new Set(['matchLabels', 'matchExpressions']);
 const ALLOWED_EXPRESSION = new Set(['key', 'operator', 'values']);
 const ALLOWED_NAMESPACE_SELECTOR = new Set(['any', 'matchNames']);
-// Prometheus's duration syntax (model.ParseDuration).
-const DURATION =
-    /^(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?$/;
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const { DURATION, isObject, isStringMap, unknownFields, checkEnvelope } =
+  require('./crd');
 
 // Returns the seconds of a Prometheus duration such as "1m30s".
 function durationSeconds(text) {
@@ -33,26 +31,8 @@ function durationSeconds(text) {
 // Returns a list of problems with obj as a ServiceMonitor; empty when valid.
 function checkServiceMonitor(obj) {
   const errors = [];
-  const unknown = (where, value, allowed) => {
-    for (const key of Object.keys(value)) {
-      if (!allowed.has(key)) errors.push(`${where}.${key} is not a known field`);
-    }
-  };
-  const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
-  const isStringMap = (v) =>
-    isObject(v) && Object.values(v).every((s) => typeof s === 'string');
-
-  for (const key of Object.keys(obj)) {
-    if (!['apiVersion', 'kind', 'metadata', 'spec'].includes(key)) {
-      errors.push(`${key} is not a known top-level field`);
-    }
-  }
-  const meta = obj.metadata;
-  if (!isObject(meta) || typeof meta.name !== 'string' || !DNS_LABEL.test(meta.name)) {
-    errors.push('metadata.name must be a DNS label');
-  } else if (meta.labels !== undefined && !isStringMap(meta.labels)) {
-    errors.push('metadata.labels must map strings to strings');
-  }
+  const unknown = unknownFields(errors);
+  checkEnvelope(obj, errors);
   const spec = obj.spec;
   if (!isObject(spec)) return errors.concat('spec must be an object');
   unknown('spec', spec, ALLOWED_SPEC);
