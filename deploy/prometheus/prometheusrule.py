@@ -59,6 +59,8 @@ def render():
 
 
 def main():
+    if sys.argv[1:] not in ([], ["--check"]):
+        sys.exit("usage: prometheusrule.py [--check]")
     text = render()
     if sys.argv[1:] == ["--check"]:
         with open(TARGET) as f:

@@ -110,6 +110,13 @@ class SecureServerTest : public ::testing::Test {
     return options;
   }
 
+  // TLS, and clients must present a certificate signed by ca.pem.
+  static server::ServerOptions MutualTlsOptions() {
+    server::ServerOptions options = TlsOptions();
+    options.tls_client_ca_file = Path("ca.pem");
+    return options;
+  }
+
   // Returns credentials trusting `ca` and, unless `client` is empty,
   // presenting that client certificate.
   static std::shared_ptr<grpc::ChannelCredentials> Credentials(
@@ -185,9 +192,7 @@ TEST_F(SecureServerTest, TlsClientTrustingAnotherCaIsUnavailable) {
 }
 
 TEST_F(SecureServerTest, MutualTlsAcceptsClientCertSignedByTheCa) {
-  server::ServerOptions options = TlsOptions();
-  options.tls_client_ca_file = Path("ca.pem");
-  auto server = StartServer(options);
+  auto server = StartServer(MutualTlsOptions());
   ASSERT_NE(server, nullptr);
   std::vector<float> output;
   grpc::Status status = CallRelu(
@@ -199,8 +204,7 @@ TEST_F(SecureServerTest, MutualTlsAcceptsClientCertSignedByTheCa) {
 // The same through activation::Client's own options: TLS, mutual TLS and a
 // token together, then each missing piece refused.
 TEST_F(SecureServerTest, ClientLibraryDoesMutualTlsWithToken) {
-  server::ServerOptions options = TlsOptions();
-  options.tls_client_ca_file = Path("ca.pem");
+  server::ServerOptions options = MutualTlsOptions();
   options.auth_token = "s3cret";
   auto server = StartServer(options);
   ASSERT_NE(server, nullptr);
@@ -240,9 +244,7 @@ TEST_F(SecureServerTest, ClientLibraryDoesMutualTlsWithToken) {
 }
 
 TEST_F(SecureServerTest, MutualTlsRejectsClientWithoutCert) {
-  server::ServerOptions options = TlsOptions();
-  options.tls_client_ca_file = Path("ca.pem");
-  auto server = StartServer(options);
+  auto server = StartServer(MutualTlsOptions());
   ASSERT_NE(server, nullptr);
   std::vector<float> output;
   EXPECT_EQ(CallRelu(Connect(server->port(), Credentials("ca")), "", &output)
@@ -251,9 +253,7 @@ TEST_F(SecureServerTest, MutualTlsRejectsClientWithoutCert) {
 }
 
 TEST_F(SecureServerTest, MutualTlsRejectsClientCertFromUnrelatedCa) {
-  server::ServerOptions options = TlsOptions();
-  options.tls_client_ca_file = Path("ca.pem");
-  auto server = StartServer(options);
+  auto server = StartServer(MutualTlsOptions());
   ASSERT_NE(server, nullptr);
   std::vector<float> output;
   EXPECT_EQ(CallRelu(Connect(server->port(), Credentials("ca", "other_client")),
