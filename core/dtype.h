@@ -7,6 +7,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 
 #include "absl/strings/string_view.h"
 
@@ -35,6 +36,60 @@ inline constexpr std::array<DataType, 12> kAllDataTypes = {
     DataType::kInt32,    DataType::kInt64,   DataType::kUInt8,
     DataType::kUInt16,   DataType::kUInt32,  DataType::kUInt64,
 };
+
+// The storage of one element of the 16-bit floating-point formats: the bit
+// pattern, distinct types so that VisitDataType can tell them apart.
+struct Float16 {
+  uint16_t bits;
+};
+struct BFloat16 {
+  uint16_t bits;
+};
+
+// Names the C++ type of a dtype's elements at compile time.
+template <typename T>
+struct TypeTag {
+  using type = T;
+};
+
+// Calls `visitor(TypeTag<T>{})` with T the element type of `dtype` (float,
+// double, Float16, BFloat16, int8_t ... uint64_t) and returns its result.
+// The one switch over the dtypes: everything that depends on the element
+// type goes through it. `dtype` must be valid (IsValidDataType).
+//
+//   size_t size = VisitDataType(dtype, [](auto tag) {
+//     return sizeof(typename decltype(tag)::type);
+//   });
+template <typename Visitor>
+decltype(auto) VisitDataType(DataType dtype, Visitor&& visitor) {
+  switch (dtype) {
+    case DataType::kFloat64:
+      return std::forward<Visitor>(visitor)(TypeTag<double>{});
+    case DataType::kFloat16:
+      return std::forward<Visitor>(visitor)(TypeTag<Float16>{});
+    case DataType::kBFloat16:
+      return std::forward<Visitor>(visitor)(TypeTag<BFloat16>{});
+    case DataType::kInt8:
+      return std::forward<Visitor>(visitor)(TypeTag<int8_t>{});
+    case DataType::kInt16:
+      return std::forward<Visitor>(visitor)(TypeTag<int16_t>{});
+    case DataType::kInt32:
+      return std::forward<Visitor>(visitor)(TypeTag<int32_t>{});
+    case DataType::kInt64:
+      return std::forward<Visitor>(visitor)(TypeTag<int64_t>{});
+    case DataType::kUInt8:
+      return std::forward<Visitor>(visitor)(TypeTag<uint8_t>{});
+    case DataType::kUInt16:
+      return std::forward<Visitor>(visitor)(TypeTag<uint16_t>{});
+    case DataType::kUInt32:
+      return std::forward<Visitor>(visitor)(TypeTag<uint32_t>{});
+    case DataType::kUInt64:
+      return std::forward<Visitor>(visitor)(TypeTag<uint64_t>{});
+    case DataType::kFloat32:
+      break;
+  }
+  return std::forward<Visitor>(visitor)(TypeTag<float>{});
+}
 
 // Returns true for the values of the DataType enumerators.
 bool IsValidDataType(int value);

@@ -48,10 +48,15 @@ Engine::~Engine() = default;
 absl::Status Engine::Relu(const ReluParams& params, DataType dtype,
                           const void* input, void* output, size_t count,
                           const CancelCheck& cancelled) const {
-  absl::StatusOr<internal::ReluPlan> plan =
-      internal::MakeReluPlan(params, dtype);
-  if (!plan.ok()) return plan.status();
-  const size_t item_size = ItemSize(dtype);
+  absl::StatusOr<ReluOp> op = ReluOp::Create(params, dtype);
+  if (!op.ok()) return op.status();
+  return Relu(*op, input, output, count, cancelled);
+}
+
+absl::Status Engine::Relu(const ReluOp& op, const void* input, void* output,
+                          size_t count, const CancelCheck& cancelled) const {
+  const internal::ReluPlan* const plan = &op.plan();
+  const size_t item_size = ItemSize(op.dtype());
   if (absl::Status s = internal::CheckBuffers(input, output, count * item_size);
       !s.ok()) {
     return s;

@@ -40,8 +40,13 @@ class Engine {
   Engine& operator=(const Engine&) = delete;
   ~Engine();
 
-  // Applies ReLU as core::Relu does (same contract, same results). Returns
-  // Cancelled, with `output` partly written, when `cancelled` returns true.
+  // Applies `op` as ReluOp::Apply does (same contract, same results).
+  // Returns Cancelled, with `output` partly written, when `cancelled`
+  // returns true.
+  absl::Status Relu(const ReluOp& op, const void* input, void* output,
+                    size_t count, const CancelCheck& cancelled = nullptr) const;
+
+  // As above, validating `params` for `dtype` first (see ReluOp::Create).
   absl::Status Relu(const ReluParams& params, DataType dtype, const void* input,
                     void* output, size_t count,
                     const CancelCheck& cancelled = nullptr) const;

@@ -226,20 +226,32 @@ absl::Status CheckBuffers(const void* input, void* output, size_t bytes) {
 
 }  // namespace internal
 
-absl::Status Relu(const ReluParams& params, DataType dtype, const void* input,
-                  void* output, size_t count) {
+absl::StatusOr<ReluOp> ReluOp::Create(const ReluParams& params,
+                                      DataType dtype) {
   absl::StatusOr<internal::ReluPlan> plan =
       internal::MakeReluPlan(params, dtype);
   if (!plan.ok()) return plan.status();
+  return ReluOp(*plan);
+}
+
+absl::Status ReluOp::Apply(const void* input, void* output,
+                           size_t count) const {
   if (absl::Status s =
-          internal::CheckBuffers(input, output, count * ItemSize(dtype));
+          internal::CheckBuffers(input, output, count * ItemSize(dtype()));
       !s.ok()) {
     return s;
   }
   if (count == 0) return absl::OkStatus();
-  internal::RunRelu(*plan, static_cast<const uint8_t*>(input),
+  internal::RunRelu(plan_, static_cast<const uint8_t*>(input),
                     static_cast<uint8_t*>(output), count);
   return absl::OkStatus();
+}
+
+absl::Status Relu(const ReluParams& params, DataType dtype, const void* input,
+                  void* output, size_t count) {
+  absl::StatusOr<ReluOp> op = ReluOp::Create(params, dtype);
+  if (!op.ok()) return op.status();
+  return op->Apply(input, output, count);
 }
 
 }  // namespace activation::core

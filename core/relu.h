@@ -16,7 +16,9 @@
 #include <optional>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "core/dtype.h"
+#include "core/internal/relu_constants.h"
 
 namespace activation::core {
 
@@ -39,6 +41,28 @@ struct ReluParams {
 // InvalidArgument naming the parameter and its value, e.g.
 // "max_value must be >= 0, got -1".
 absl::Status ValidateReluParams(const ReluParams& params, DataType dtype);
+
+// A ReLU with its parameters validated and converted for one dtype: what the
+// engine runs. Create it once per call (or once for many calls with the same
+// parameters); Apply and Engine::Relu then do no validation of their own.
+// Cheap to copy; immutable, so any number of threads may use one at once.
+class ReluOp {
+ public:
+  // Returns the op, or ValidateReluParams's error.
+  static absl::StatusOr<ReluOp> Create(const ReluParams& params,
+                                       DataType dtype);
+
+  DataType dtype() const { return plan_.dtype; }
+  const internal::ReluPlan& plan() const { return plan_; }
+
+  // Applies the op to `count` elements, as Relu below (same contract).
+  absl::Status Apply(const void* input, void* output, size_t count) const;
+
+ private:
+  explicit ReluOp(const internal::ReluPlan& plan) : plan_(plan) {}
+
+  internal::ReluPlan plan_;
+};
 
 // Applies ReLU to `count` elements of `dtype` read from `input` and written to
 // `output`, serially on the calling thread. `input == output` computes in

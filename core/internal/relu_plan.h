@@ -10,40 +10,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "core/dtype.h"
+#include "core/internal/relu_constants.h"
 #include "core/relu.h"
 
 namespace activation::core::internal {
-
-// Constants for floating-point dtypes, already rounded to the precision the
-// mode prescribes, so each is exact in the compute type (float32 for the
-// 16-bit formats).
-struct FloatConstants {
-  bool keras = false;
-  bool has_max = false;
-  double max_value = 0.0;
-  double negative_slope = 0.0;
-  double threshold = 0.0;
-};
-
-// Constants for integer dtypes. The comparisons x >= max_value and
-// x >= threshold are exact as x >= ceil(param); `*_bits` hold values of the
-// element type, converted to uint64_t.
-struct IntConstants {
-  bool has_max = false;              // max_value set and some x reaches it.
-  bool identity_reachable = false;   // some x >= threshold.
-  bool zero_slope = false;           // the negative branch is always 0.
-  uint64_t max_ceil_bits = 0;        // ceil(max_value)
-  uint64_t max_result_bits = 0;      // max_value truncated and saturated.
-  uint64_t threshold_ceil_bits = 0;  // ceil(threshold), clamped to the type.
-  double negative_slope = 0.0;
-  double threshold = 0.0;
-};
-
-struct ReluPlan {
-  DataType dtype = DataType::kFloat32;
-  FloatConstants f;
-  IntConstants i;
-};
 
 // Validates `params` for `dtype` and converts them. Errors as
 // ValidateReluParams.
