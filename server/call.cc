@@ -3,121 +3,56 @@
 #include <chrono>
 #include <utility>
 
-#include "absl/strings/str_cat.h"
+#include "absl/status/statusor.h"
 #include "server/status.h"
 
 namespace activation::server {
-namespace {
-
-// True once the client cancelled the call or its deadline passed. Polled by
-// the engine between chunks, from any of its threads.
-core::Engine::CancelCheck CancelCheckFor(
-    const grpc::ServerContextBase& context) {
-  return [&context] {
-    return context.IsCancelled() ||
-           std::chrono::system_clock::now() > context.deadline();
-  };
-}
-
-// The engine's Cancelled becomes DeadlineExceeded when the deadline is what
-// passed.
-absl::Status ExplainCancellation(absl::Status status,
-                                 const grpc::ServerContextBase& context) {
-  if (status.code() == absl::StatusCode::kCancelled &&
-      std::chrono::system_clock::now() > context.deadline()) {
-    return absl::DeadlineExceededError("deadline exceeded during compute");
-  }
-  return status;
-}
-
-// Records and converts the final status.
-grpc::Status Finish(CallRecord& record, const absl::Status& status) {
-  record.Finish(status.code());
-  return ToGrpcStatus(status);
-}
-
-}  // namespace
 
 uint64_t PayloadBytes(const v1::Tensor& tensor) {
   return tensor.raw_data().size() +
          static_cast<uint64_t>(tensor.float_data_size()) * sizeof(float);
 }
 
-grpc::Status ServeRelu(const Backend& backend,
-                       const grpc::ServerContextBase& context,
-                       v1::ReluRequest* request, v1::ReluResponse* response) {
-  CallRecord record(backend.metrics, Metrics::Rpc::kRelu);
-  record.Received(PayloadBytes(request->input()));
-  absl::Status status;
-  {
-    absl::StatusOr<CallGate::Ticket> ticket = backend.gate->Admit(context);
-    status = ticket.status();
-    if (ticket.ok()) {
-      status = ExplainCancellation(
-          backend.handler->Relu(request, response, CancelCheckFor(context)),
-          context);
-    }
-  }  // the slot is free before the client can see the status
-  if (status.ok()) record.Sent(PayloadBytes(response->output()));
-  return Finish(record, status);
-}
-
-grpc::ServerUnaryReactor* ServeServerInfo(const Backend& backend,
-                                          grpc::CallbackServerContext* context,
-                                          v1::ServerInfo* response) {
-  CallRecord record(backend.metrics, Metrics::Rpc::kGetServerInfo);
-  record.Received();
-  absl::Status status = backend.gate->Admit(*context).status();
-  if (status.ok()) {
-    *response = *backend.info;
-    record.Sent();
+absl::Status Call::Admit(CallGate& gate) {
+  absl::StatusOr<CallGate::Ticket> ticket = gate.Admit(context_);
+  if (!ticket.ok()) {
+    record_.Rejected(ticket.status().code());
+    return ticket.status();
   }
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(Finish(record, status));
-  return reactor;
-}
-
-StreamSession::StreamSession(const Backend& backend,
-                             const grpc::ServerContextBase& context)
-    : backend_(backend),
-      context_(context),
-      record_(backend.metrics, Metrics::Rpc::kReluStream) {
-  absl::StatusOr<CallGate::Ticket> ticket = backend.gate->Admit(context);
-  admission_ = ticket.status();
-  if (ticket.ok()) ticket_ = *std::move(ticket);
-}
-
-absl::Status StreamSession::Compute(v1::ReluRequest* request,
-                                    v1::ReluResponse* response) {
-  record_.Received(PayloadBytes(request->input()));
-  response->Clear();
-  const absl::Status status = ExplainCancellation(
-      backend_.handler->Relu(request, response, CancelCheckFor(context_)),
-      context_);
-  if (!status.ok()) {
-    return absl::Status(status.code(), absl::StrCat("message ", index_, ": ",
-                                                    status.message()));
-  }
-  ++index_;
-  record_.Sent(PayloadBytes(response->output()));
+  ticket_ = *std::move(ticket);
   return absl::OkStatus();
 }
 
-grpc::Status StreamSession::FinishReadsEnded() {
-  ticket_ = CallGate::Ticket();
-  absl::MutexLock lock(&mu_);
-  reads_ended_ = true;
-  if (cancelled_.has_value()) RecordReadsEnded(*cancelled_);
-  return grpc::Status::OK;
+absl::Status Call::Relu(const ReluHandler& handler, v1::ReluRequest* request,
+                        v1::ReluResponse* response) {
+  // True once the client cancelled the call or its deadline passed. Polled
+  // by the engine between chunks, from any of its threads.
+  const grpc::ServerContextBase& context = context_;
+  auto cancelled = [&context] {
+    return context.IsCancelled() ||
+           std::chrono::system_clock::now() > context.deadline();
+  };
+  ComputeStats stats;
+  absl::Status status = handler.Relu(request, response, cancelled,
+                                     record_.enabled() ? &stats : nullptr);
+  if (stats.ran) {
+    record_.Computed(stats.dtype, stats.elements, stats.duration, status.ok());
+  }
+  if (status.code() == absl::StatusCode::kCancelled &&
+      std::chrono::system_clock::now() > context_.deadline()) {
+    return absl::DeadlineExceededError("deadline exceeded during compute");
+  }
+  if (status.ok()) record_.Sent(PayloadBytes(response->output()));
+  return status;
 }
 
-void StreamSession::Done(bool cancelled) {
-  absl::MutexLock lock(&mu_);
-  cancelled_ = cancelled;
-  if (reads_ended_) RecordReadsEnded(cancelled);
+grpc::Status Call::Finish(const absl::Status& status) {
+  ticket_.Reset();
+  record_.Finish(status.code());
+  return ToGrpcStatus(status);
 }
 
-void StreamSession::RecordReadsEnded(bool cancelled) {
+void Call::Done(bool cancelled) {
   // The client's own deadline timer fires about when the server's does, and
   // its cancellation often arrives first: gRPC sends the timeout rounded up
   // to about three significant digits, so the server's deadline can be up to
@@ -136,11 +71,6 @@ void StreamSession::RecordReadsEnded(bool cancelled) {
     }
   }
   record_.Finish(code);
-}
-
-grpc::Status StreamSession::Finish(const absl::Status& status) {
-  ticket_ = CallGate::Ticket();
-  return server::Finish(record_, status);
 }
 
 }  // namespace activation::server

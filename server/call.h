@@ -1,17 +1,16 @@
-// The life of an ActivationService call, the same under every threading
-// model: admission (CallGate), metrics (CallRecord), compute (ReluHandler),
-// and the status to send. A transport only moves messages and threads.
+// The life of one served call, the same for every method of every service:
+// admission (CallGate), metrics (CallRecord), compute with cancellation, and
+// the status to send. Handlers decode, compute and encode through it; a
+// reactor only moves messages.
 
 #ifndef ACTIVATION_SERVER_CALL_H_
 #define ACTIVATION_SERVER_CALL_H_
 
 #include <chrono>
 #include <cstdint>
-#include <optional>
+#include <utility>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
 #include "activation/v1/activation.pb.h"
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/server_callback.h"
@@ -22,7 +21,7 @@
 
 namespace activation::server {
 
-// What serving a call needs. None owned; all must outlive the calls.
+// What serving calls needs. None owned; all must outlive the calls.
 struct Backend {
   const ReluHandler* handler = nullptr;
   CallGate* gate = nullptr;
@@ -30,71 +29,67 @@ struct Backend {
   const v1::ServerInfo* info = nullptr;
 };
 
-// Serves one Relu call from start to status. The request's payload is moved
-// into `response` (see ReluHandler). Returns the status to send; `response`
-// holds the answer when it is OK.
-grpc::Status ServeRelu(const Backend& backend,
-                       const grpc::ServerContextBase& context,
-                       v1::ReluRequest* request, v1::ReluResponse* response);
-
-// Serves one GetServerInfo call, which both transports take on gRPC's
-// callback API, and returns its finished reactor.
-grpc::ServerUnaryReactor* ServeServerInfo(const Backend& backend,
-                                          grpc::CallbackServerContext* context,
-                                          v1::ServerInfo* response);
-
-// One ReluStream call: admit, then compute each message in turn, then
-// finish. The transport reads a message, calls Compute, writes the response
-// if that returned OK, and otherwise (or when a write fails) sends Finish's
-// status. When a read fails (the client half-closed or went away) it sends
-// FinishReadsEnded's, and it calls Done when gRPC reports the call done.
-class StreamSession {
+// One call from its start to its status. Its events come one at a time (a
+// unary handler, or a reactor's serialized reactions): not thread-safe.
+class Call {
  public:
-  StreamSession(const Backend& backend, const grpc::ServerContextBase& context);
+  // `metrics` may be null; it and `context` must outlive *this.
+  Call(Metrics* metrics, Metrics::Rpc rpc,
+       const grpc::ServerContextBase& context)
+      : context_(context), record_(metrics, rpc) {}
 
   // Not copyable.
-  StreamSession(const StreamSession&) = delete;
-  StreamSession& operator=(const StreamSession&) = delete;
+  Call(const Call&) = delete;
+  Call& operator=(const Call&) = delete;
 
-  // OK when the call was admitted; else the status to finish with at once.
-  const absl::Status& admission() const { return admission_; }
+  // Takes an in-flight slot from `gate` until Finish or EndReads, or says
+  // why not (see CallGate::Admit); a refusal is recorded.
+  absl::Status Admit(CallGate& gate);
 
-  // Computes the next message into `response`. On error the message names
-  // the message's 0-based index, and the stream must end with it.
-  absl::Status Compute(v1::ReluRequest* request, v1::ReluResponse* response);
+  // One message each way; `payload_bytes` is its tensor payload, if any.
+  void Received(uint64_t payload_bytes = 0) { record_.Received(payload_bytes); }
+  void Sent(uint64_t payload_bytes = 0) { record_.Sent(payload_bytes); }
 
-  // Ends a stream whose reads failed: the client half-closed (OK) or went
-  // away (CANCELLED, or DEADLINE_EXCEEDED once the deadline has passed).
-  // Which, the transport may only know by the time the call is done, so this
-  // frees the in-flight slot and returns the status to send (OK: a call that
-  // went away gets nothing anyway), and leaves the record to Done.
-  grpc::Status FinishReadsEnded();
+  // Runs `handler` on one request (received already), polling the call for
+  // cancellation and recording engine time and the response. A cancellation
+  // after the deadline has passed is DeadlineExceeded.
+  absl::Status Relu(const ReluHandler& handler, v1::ReluRequest* request,
+                    v1::ReluResponse* response);
 
-  // The call is over, and `cancelled` is the context's IsCancelled(), which
-  // is reliable now. Records a stream that FinishReadsEnded ended.
-  void Done(bool cancelled);
-
-  // Records `status`, frees the in-flight slot, and returns the status to
-  // send. Call it before sending, so a client that starts its next call on
-  // seeing the status finds the slot free.
+  // Records `status`, frees the slot and returns the status to send. Call it
+  // before sending, so that a client starting its next call on seeing the
+  // status finds the slot free.
   grpc::Status Finish(const absl::Status& status);
 
+  // For streams whose reads failed (the client half-closed or went away):
+  // frees the slot now; Done records the outcome once gRPC knows it.
+  void EndReads() { ticket_.Reset(); }
+  // The call is over; `cancelled` is the context's IsCancelled(), reliable
+  // now. Records a stream that EndReads ended: OK when the client
+  // half-closed, else CANCELLED or, near the deadline, DEADLINE_EXCEEDED.
+  void Done(bool cancelled);
+
  private:
-  const Backend backend_;
-  const grpc::ServerContextBase& context_;
+  const grpc::ServerContextBase& context_;  // Not owned.
   CallRecord record_;
   CallGate::Ticket ticket_;
-  absl::Status admission_;
-  int64_t index_ = 0;
   const std::chrono::system_clock::time_point start_ =
       std::chrono::system_clock::now();
-
-  void RecordReadsEnded(bool cancelled) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-
-  absl::Mutex mu_;  // FinishReadsEnded and Done may race (async model).
-  bool reads_ended_ ABSL_GUARDED_BY(mu_) = false;
-  std::optional<bool> cancelled_ ABSL_GUARDED_BY(mu_);
 };
+
+// Serves a unary call of `rpc`: `body(call)` returns the status, having
+// filled the response when it is OK. Finishes and returns the context's
+// default reactor.
+template <typename Body>
+grpc::ServerUnaryReactor* ServeUnary(Metrics* metrics, Metrics::Rpc rpc,
+                                     grpc::CallbackServerContext* context,
+                                     Body&& body) {
+  Call call(metrics, rpc, *context);
+  const absl::Status status = std::forward<Body>(body)(call);
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(call.Finish(status));
+  return reactor;
+}
 
 // Returns the payload bytes a tensor carries (raw_data or float_data).
 uint64_t PayloadBytes(const v1::Tensor& tensor);

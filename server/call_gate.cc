@@ -26,39 +26,49 @@ bool ConstantTimeEquals(absl::string_view a, absl::string_view b) {
 
 CallGate::Ticket& CallGate::Ticket::operator=(Ticket&& other) noexcept {
   if (this != &other) {
-    if (gate_ != nullptr) gate_->inflight_.fetch_sub(1);
+    Reset();
     gate_ = other.gate_;
     other.gate_ = nullptr;
   }
   return *this;
 }
 
-CallGate::Ticket::~Ticket() {
-  if (gate_ != nullptr) gate_->inflight_.fetch_sub(1);
+void CallGate::Ticket::Reset() {
+  if (gate_ != nullptr) gate_->Release();
+  gate_ = nullptr;
 }
 
 absl::StatusOr<CallGate::Ticket> CallGate::Admit(
     const grpc::ServerContextBase& context) {
   if (draining_.load()) {
-    return Reject("draining",
-                  absl::UnavailableError("server is shutting down"));
+    return absl::UnavailableError("server is shutting down");
   }
-  if (absl::Status s = Authenticate(context); !s.ok()) {
-    return Reject("unauthenticated", s);
-  }
+  if (absl::Status s = Authenticate(context); !s.ok()) return s;
   if (inflight_.fetch_add(1) >= options_.max_inflight) {
-    inflight_.fetch_sub(1);
-    return Reject("max_inflight",
-                  absl::ResourceExhaustedError(absl::StrCat(
-                      "server is at its limit of ", options_.max_inflight,
-                      " calls in flight (--max_inflight); retry later")));
+    Release();
+    return absl::ResourceExhaustedError(
+        absl::StrCat("server is at its limit of ", options_.max_inflight,
+                     " calls in flight (--max_inflight); retry later"));
   }
   return Ticket(this);
 }
 
-absl::Status CallGate::Reject(absl::string_view reason, absl::Status status) {
-  if (options_.observer != nullptr) options_.observer->OnRejected(reason);
-  return status;
+void CallGate::Release() {
+  // Only a drain waits for idle, so only then is the lock worth taking.
+  if (inflight_.fetch_sub(1) == 1 && draining_.load()) {
+    absl::MutexLock lock(&mu_);
+    idle_.SignalAll();
+  }
+}
+
+void CallGate::StartDraining() { draining_.store(true); }
+
+bool CallGate::WaitIdle(absl::Time deadline) {
+  absl::MutexLock lock(&mu_);
+  while (inflight_.load() > 0) {
+    if (idle_.WaitWithDeadline(&mu_, deadline)) return inflight_.load() == 0;
+  }
+  return true;
 }
 
 absl::Status CallGate::Authenticate(

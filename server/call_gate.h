@@ -1,4 +1,4 @@
-// Admission for ActivationService calls, in one place for every transport:
+// Admission for ActivationService calls, in one place for every front:
 // the bearer token, the in-flight limit and draining.
 
 #ifndef ACTIVATION_SERVER_CALL_GATE_H_
@@ -7,9 +7,11 @@
 #include <atomic>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "grpcpp/server_context.h"
-#include "server/observer.h"
 
 namespace activation::server {
 
@@ -22,11 +24,9 @@ class CallGate {
     // Empty: no authentication. Else calls need
     // "authorization: Bearer <auth_token>" metadata.
     std::string auth_token;
-    // Told of every refusal; not owned, may be null, must outlive the gate.
-    ServerObserver* observer = nullptr;
   };
 
-  // Holds one in-flight slot until destroyed. Movable.
+  // Holds one in-flight slot until destroyed or reset. Movable.
   class Ticket {
    public:
     Ticket() = default;
@@ -34,7 +34,10 @@ class CallGate {
       other.gate_ = nullptr;
     }
     Ticket& operator=(Ticket&& other) noexcept;
-    ~Ticket();
+    ~Ticket() { Reset(); }
+
+    // Frees the slot now, if it holds one.
+    void Reset();
 
    private:
     friend class CallGate;
@@ -54,18 +57,25 @@ class CallGate {
   absl::StatusOr<Ticket> Admit(const grpc::ServerContextBase& context);
 
   // Makes every later Admit fail with Unavailable.
-  void StartDraining() { draining_.store(true); }
+  void StartDraining();
+
+  // Blocks until no call holds a slot or `deadline` passes; returns true in
+  // the first case. Call after StartDraining, so that no new slot is taken.
+  bool WaitIdle(absl::Time deadline) ABSL_LOCKS_EXCLUDED(mu_);
 
   int inflight() const { return inflight_.load(); }
   bool auth_required() const { return !options_.auth_token.empty(); }
 
  private:
   absl::Status Authenticate(const grpc::ServerContextBase& context) const;
-  absl::Status Reject(absl::string_view reason, absl::Status status);
+  void Release() ABSL_LOCKS_EXCLUDED(mu_);
 
   const Options options_;
   std::atomic<int> inflight_{0};
   std::atomic<bool> draining_{false};
+  // Signalled when the last slot is freed while draining.
+  absl::Mutex mu_;
+  absl::CondVar idle_;
 };
 
 }  // namespace activation::server

@@ -6,6 +6,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "wire/convert.h"
 
 namespace activation::server {
 namespace {
@@ -15,19 +16,6 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 
 std::string ShapeString(const v1::Tensor& tensor) {
   return absl::StrCat("[", absl::StrJoin(tensor.shape(), ","), "]");
-}
-
-absl::StatusOr<core::DataType> DecodeDataType(const v1::Tensor& tensor) {
-  const int value = tensor.dtype();
-  if (value == v1::DATA_TYPE_UNSPECIFIED) {
-    return absl::InvalidArgumentError(
-        "input.dtype must be set, got DATA_TYPE_UNSPECIFIED");
-  }
-  if (!core::IsValidDataType(value)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("input.dtype must be a known DataType, got ", value));
-  }
-  return static_cast<core::DataType>(value);
 }
 
 // Returns product(shape). A product that overflows 64 bits describes no
@@ -95,28 +83,18 @@ absl::Status CheckPayload(const v1::Tensor& tensor, core::DataType dtype,
   return absl::OkStatus();
 }
 
-absl::StatusOr<core::ReluParams> DecodeParams(const v1::ReluParams& wire,
-                                              core::DataType dtype) {
-  core::ReluParams params;
-  if (wire.has_max_value()) params.max_value = wire.max_value();
-  params.negative_slope = wire.negative_slope();
-  params.threshold = wire.threshold();
-  switch (wire.mode()) {
-    case v1::MODE_UNSPECIFIED:
-    case v1::MODE_DOCUMENTED:
-      params.mode = core::Mode::kDocumented;
-      break;
-    case v1::MODE_KERAS:
-      params.mode = core::Mode::kKeras;
-      break;
-    default:
-      return absl::InvalidArgumentError(
-          absl::StrCat("params.mode must be a known Mode, got ", wire.mode()));
+// Converts and validates the parameters for `dtype`; errors name the field
+// under "params.".
+absl::StatusOr<core::ReluOp> DecodeOp(const v1::ReluParams& wire,
+                                      core::DataType dtype) {
+  absl::StatusOr<core::ReluParams> params = wire::ParamsFromProto(wire);
+  if (!params.ok()) return params.status();
+  absl::StatusOr<core::ReluOp> op = core::ReluOp::Create(*params, dtype);
+  if (!op.ok()) {
+    return absl::Status(op.status().code(),
+                        absl::StrCat("params.", op.status().message()));
   }
-  if (absl::Status s = core::ValidateReluParams(params, dtype); !s.ok()) {
-    return absl::Status(s.code(), absl::StrCat("params.", s.message()));
-  }
-  return params;
+  return op;
 }
 
 }  // namespace
@@ -127,25 +105,15 @@ absl::StatusOr<DecodedRequest> DecodeRequest(const v1::ReluRequest& request,
     return absl::InvalidArgumentError("input must be set");
   }
   const v1::Tensor& input = request.input();
-  absl::StatusOr<core::DataType> dtype = DecodeDataType(input);
+  absl::StatusOr<core::DataType> dtype =
+      wire::DataTypeFromProto(input.dtype(), "input.dtype");
   if (!dtype.ok()) return dtype.status();
   absl::StatusOr<uint64_t> count = ElementCount(input, max_elements);
   if (!count.ok()) return count.status();
   if (absl::Status s = CheckPayload(input, *dtype, *count); !s.ok()) return s;
-  absl::StatusOr<core::ReluParams> params =
-      DecodeParams(request.params(), *dtype);
-  if (!params.ok()) return params.status();
-
-  DecodedRequest decoded;
-  decoded.dtype = *dtype;
-  decoded.count = *count;
-  decoded.float_data = input.float_data_size() > 0;
-  decoded.params = *params;
-  return decoded;
-}
-
-v1::DataType ToWire(core::DataType dtype) {
-  return static_cast<v1::DataType>(static_cast<int>(dtype));
+  absl::StatusOr<core::ReluOp> op = DecodeOp(request.params(), *dtype);
+  if (!op.ok()) return op.status();
+  return DecodedRequest{*std::move(op), *count, input.float_data_size() > 0};
 }
 
 }  // namespace activation::server

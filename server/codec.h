@@ -1,5 +1,5 @@
-// Validates ReluRequest messages and converts between the wire types and the
-// engine's. Knows no transport.
+// Validates ReluRequest messages and views them as what the engine needs.
+// Knows no transport.
 
 #ifndef ACTIVATION_SERVER_CODEC_H_
 #define ACTIVATION_SERVER_CODEC_H_
@@ -13,12 +13,12 @@
 
 namespace activation::server {
 
-// A request that passed validation.
+// A request that passed validation: the engine runs `op` as it is, without
+// validating again.
 struct DecodedRequest {
-  core::DataType dtype = core::DataType::kFloat32;
+  core::ReluOp op;          // the parameters, for the input's dtype
   uint64_t count = 0;       // product(shape)
   bool float_data = false;  // the elements are in input.float_data
-  core::ReluParams params;
 };
 
 // Validates `request` and returns what the engine needs. Errors:
@@ -27,9 +27,6 @@ struct DecodedRequest {
 // ResourceExhausted for a tensor of more than `max_elements` elements.
 absl::StatusOr<DecodedRequest> DecodeRequest(const v1::ReluRequest& request,
                                              uint64_t max_elements);
-
-// Converts between the wire and engine dtypes. ToWire never fails.
-v1::DataType ToWire(core::DataType dtype);
 
 }  // namespace activation::server
 

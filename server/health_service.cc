@@ -6,7 +6,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "server/status.h"
+#include "server/call.h"
 
 namespace activation::server {
 
@@ -21,10 +21,11 @@ using grpc::health::v1::HealthCheckResponse;
 class HealthService::Watcher final
     : public grpc::ServerWriteReactor<HealthCheckResponse> {
  public:
-  static std::shared_ptr<Watcher> Create(HealthService* service,
-                                         std::string name, Metrics* metrics) {
-    auto watcher =
-        std::shared_ptr<Watcher>(new Watcher(service, name, metrics));
+  static std::shared_ptr<Watcher> Create(
+      HealthService* service, std::string name, Metrics* metrics,
+      const grpc::CallbackServerContext& context) {
+    auto watcher = std::shared_ptr<Watcher>(
+        new Watcher(service, std::move(name), metrics, context));
     watcher->self_ = watcher;
     return watcher;
   }
@@ -65,17 +66,18 @@ class HealthService::Watcher final
   }
 
  private:
-  Watcher(HealthService* service, std::string name, Metrics* metrics)
+  Watcher(HealthService* service, std::string name, Metrics* metrics,
+          const grpc::CallbackServerContext& context)
       : service_(service),
         name_(std::move(name)),
-        record_(metrics, Metrics::Rpc::kHealthWatch) {
-    record_.Received();
+        call_(metrics, Metrics::Rpc::kHealthWatch, context) {
+    call_.Received();
   }
 
   // Starts the next write or the finish, if one is due.
   void Pump() ABSL_LOCKS_EXCLUDED(mu_) {
     bool finish = false;
-    grpc::Status finish_status;
+    absl::Status finish_status;
     {
       absl::MutexLock lock(&mu_);
       if (writing_ || finished_) return;
@@ -85,18 +87,18 @@ class HealthService::Watcher final
         writing_ = true;
       } else if (broken_ || finish_after_) {
         finished_ = finish = true;
-        finish_status = broken_ ? grpc::Status::CANCELLED : grpc::Status::OK;
+        finish_status = broken_ ? absl::CancelledError("watch cancelled")
+                                : absl::OkStatus();
       } else {
         return;
       }
     }
     // Only this thread got to start this write or the finish (the flags
-    // were claimed under mu_), so record_ is not touched concurrently.
+    // were claimed under mu_), so call_ is not touched concurrently.
     if (finish) {
-      record_.Finish(static_cast<absl::StatusCode>(finish_status.error_code()));
-      Finish(finish_status);
+      Finish(call_.Finish(finish_status));
     } else {
-      record_.Sent();
+      call_.Sent();
       StartWrite(&response_);
     }
   }
@@ -104,7 +106,7 @@ class HealthService::Watcher final
   HealthService* const service_;  // Not owned.
   const std::string name_;
   std::shared_ptr<Watcher> self_;
-  CallRecord record_;
+  Call call_;
   absl::Mutex mu_;
   // Written under mu_ while no write is in flight; read by gRPC during one.
   HealthCheckResponse response_;
@@ -162,33 +164,28 @@ void HealthService::RemoveWatcher(Watcher* watcher) {
 grpc::ServerUnaryReactor* HealthService::Check(
     grpc::CallbackServerContext* context, const HealthCheckRequest* request,
     HealthCheckResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  CallRecord record(metrics_, Metrics::Rpc::kHealthCheck);
-  record.Received();
-  ServingStatus status;
-  {
-    absl::MutexLock lock(&mu_);
-    status = StatusOf(request->service());
-  }
-  if (status == HealthCheckResponse::SERVICE_UNKNOWN) {
-    const absl::Status unknown = absl::NotFoundError(
-        absl::StrCat("unknown service \"", request->service(), "\""));
-    record.Finish(unknown.code());
-    reactor->Finish(ToGrpcStatus(unknown));
-    return reactor;
-  }
-  response->set_status(status);
-  record.Sent();
-  record.Finish(absl::StatusCode::kOk);
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+  return ServeUnary(
+      metrics_, Metrics::Rpc::kHealthCheck, context, [&](Call& call) {
+        call.Received();
+        ServingStatus status;
+        {
+          absl::MutexLock lock(&mu_);
+          status = StatusOf(request->service());
+        }
+        if (status == HealthCheckResponse::SERVICE_UNKNOWN) {
+          return absl::NotFoundError(
+              absl::StrCat("unknown service \"", request->service(), "\""));
+        }
+        response->set_status(status);
+        call.Sent();
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerWriteReactor<HealthCheckResponse>* HealthService::Watch(
-    grpc::CallbackServerContext* /*context*/,
-    const HealthCheckRequest* request) {
+    grpc::CallbackServerContext* context, const HealthCheckRequest* request) {
   std::shared_ptr<Watcher> watcher =
-      Watcher::Create(this, request->service(), metrics_);
+      Watcher::Create(this, request->service(), metrics_, *context);
 
   ServingStatus status;
   bool last;

@@ -12,6 +12,8 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -40,13 +42,6 @@ ABSL_FLAG(absl::Duration, max_connection_age, absl::InfiniteDuration(),
           "rebalance across replicas; inf = never");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(20),
           "on SIGTERM/SIGINT, how long in-flight calls may finish");
-ABSL_FLAG(std::string, server_model, "callback",
-          "threading model: callback (gRPC's callback API; measured faster, "
-          "docs/BENCHMARKS.md) or async (completion queues)");
-ABSL_FLAG(int, cq_threads, 2,
-          "async model: threads polling each of the completion queues (one "
-          "queue per core); 2 lets one thread notice a cancellation while "
-          "the other computes");
 ABSL_FLAG(std::string, metrics_address, "0.0.0.0:9464",
           "host:port serving Prometheus metrics at /metrics; empty = no "
           "metrics");
@@ -56,9 +51,49 @@ ABSL_FLAG(std::string, port_file, "",
 
 namespace {
 
-// Fills options from the flags; returns false with a message on bad input.
-bool FillOptions(activation::server::ServerOptions& options,
-                 std::string& error) {
+// Flags that once existed and now stop the server at start, with why.
+constexpr struct {
+  const char* name;
+  const char* why;
+} kRemovedFlags[] = {
+    {"server_model",
+     "the server has one threading model, gRPC's callback API (measured "
+     "faster: docs/BENCHMARKS.md)"},
+    {"cq_threads", "it configured the removed completion-queue model"},
+};
+
+// Returns an error naming the first removed flag in `argv`, or OK.
+absl::Status CheckNoRemovedFlags(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    if (arg == "--") break;
+    if (!absl::ConsumePrefix(&arg, "--")) absl::ConsumePrefix(&arg, "-");
+    const absl::string_view name = arg.substr(0, arg.find('='));
+    for (const auto& removed : kRemovedFlags) {
+      if (name == removed.name) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--", removed.name, " was removed: ", removed.why));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Reads the token of --auth_token_file (whitespace around it stripped).
+absl::StatusOr<std::string> ReadToken(const std::string& path) {
+  std::ifstream file(path);
+  std::string token;
+  if (!file || !std::getline(file, token) ||
+      absl::StripAsciiWhitespace(token).empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--auth_token_file: cannot read a token from \"", path, "\""));
+  }
+  return std::string(absl::StripAsciiWhitespace(token));
+}
+
+// Returns the options the flags ask for.
+absl::StatusOr<activation::server::ServerOptions> OptionsFromFlags() {
+  activation::server::ServerOptions options;
   options.address = absl::GetFlag(FLAGS_address);
   options.engine_threads = absl::GetFlag(FLAGS_threads);
   options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
@@ -69,42 +104,33 @@ bool FillOptions(activation::server::ServerOptions& options,
   options.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
   options.max_connection_age = absl::GetFlag(FLAGS_max_connection_age);
   options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
-  options.threads_per_queue = absl::GetFlag(FLAGS_cq_threads);
   options.metrics_address = absl::GetFlag(FLAGS_metrics_address);
-  const std::string model = absl::GetFlag(FLAGS_server_model);
-  if (model == "async") {
-    options.model = activation::server::ThreadingModel::kAsync;
-    if (options.threads_per_queue == 1) {
-      std::fprintf(stderr,
-                   "activation_server: warning: --cq_threads=1: a queue's "
-                   "only thread cannot see a cancellation while it computes; "
-                   "cancelled calls run to the end\n");
-    }
-  } else if (model == "callback") {
-    options.model = activation::server::ThreadingModel::kCallback;
-  } else {
-    error = absl::StrCat("--server_model must be async or callback, got \"",
-                         model, "\"");
-    return false;
-  }
   if (const std::string path = absl::GetFlag(FLAGS_auth_token_file);
       !path.empty()) {
-    std::ifstream file(path);
-    std::string token;
-    if (!file || !std::getline(file, token) ||
-        absl::StripAsciiWhitespace(token).empty()) {
-      error = absl::StrCat("--auth_token_file: cannot read a token from \"",
-                           path, "\"");
-      return false;
-    }
-    options.auth_token = std::string(absl::StripAsciiWhitespace(token));
+    absl::StatusOr<std::string> token = ReadToken(path);
+    if (!token.ok()) return token.status();
+    options.auth_token = *std::move(token);
   }
-  return true;
+  return options;
 }
 
-}  // namespace
+// Returns the signals main waits for, blocked in this thread and so in
+// every thread created after.
+sigset_t BlockStopSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  return signals;
+}
 
-int main(int argc, char** argv) {
+int Fail(const absl::Status& status, int code) {
+  std::fprintf(stderr, "activation_server: %s\n", status.ToString().c_str());
+  return code;
+}
+
+void ParseFlags(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Serves activation.v1.ActivationService (tf.keras ReLU) over gRPC.");
   absl::FlagsUsageConfig usage;
@@ -117,32 +143,25 @@ int main(int argc, char** argv) {
   // detection on: a lock-order graph update on every lock, gRPC's included.
   // Tests keep it; the server does not pay for it.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+}
 
-  activation::server::ServerOptions options;
-  std::string error;
-  if (!FillOptions(options, error)) {
-    std::fprintf(stderr, "activation_server: %s\n", error.c_str());
-    return 2;
-  }
-  // Every thread created from here on inherits the mask; main waits for the
-  // signals itself.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+}  // namespace
 
-  auto server = activation::server::Server::Create(options);
-  if (!server.ok()) {
-    std::fprintf(stderr, "activation_server: %s\n",
-                 server.status().ToString().c_str());
-    return 1;
+int main(int argc, char** argv) {
+  if (absl::Status s = CheckNoRemovedFlags(argc, argv); !s.ok()) {
+    return Fail(s, 2);
   }
+  ParseFlags(argc, argv);
+  absl::StatusOr<activation::server::ServerOptions> options =
+      OptionsFromFlags();
+  if (!options.ok()) return Fail(options.status(), 2);
+  sigset_t signals = BlockStopSignals();
+  auto server = activation::server::Server::Create(*options);
+  if (!server.ok()) return Fail(server.status(), 1);
   std::fprintf(stderr,
-               "activation_server %s listening on port %d (%s model), "
-               "metrics on port %d\n",
+               "activation_server %s listening on port %d, metrics on port "
+               "%d\n",
                (*server)->info().version().c_str(), (*server)->port(),
-               absl::GetFlag(FLAGS_server_model).c_str(),
                (*server)->metrics_port());
   if (const std::string path = absl::GetFlag(FLAGS_port_file); !path.empty()) {
     std::ofstream(path) << (*server)->port() << "\n"

@@ -1,9 +1,8 @@
-// Prometheus metrics for the server. Request metrics are recorded through
-// one wrapper, CallRecord, that every served call goes through (a gRPC
-// interceptor would do too, but in gRPC 1.51 merely having one costs ~15%
-// more instructions per call: docs/BENCHMARKS.md); engine time and admission
-// refusals come through ServerObserver. Names follow go-grpc-prometheus so
-// existing gRPC dashboards work. docs/metrics.md lists them all.
+// Prometheus metrics for the server. Every call is recorded through one
+// wrapper, CallRecord, which server/call.h's Call holds (a gRPC interceptor
+// would do too, but in gRPC 1.51 merely having one costs ~15% more
+// instructions per call: docs/BENCHMARKS.md). Names follow go-grpc-prometheus
+// so existing gRPC dashboards work. docs/metrics.md lists them all.
 
 #ifndef ACTIVATION_SERVER_METRICS_H_
 #define ACTIVATION_SERVER_METRICS_H_
@@ -14,22 +13,17 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <vector>
 
 #include "absl/status/status.h"
-#include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "core/dtype.h"
-#include "prometheus/counter.h"
 #include "prometheus/exposer.h"
-#include "prometheus/family.h"
-#include "prometheus/histogram.h"
 #include "prometheus/registry.h"
-#include "server/observer.h"
 
 namespace activation::server {
 
 // Thread-safe.
-class Metrics final : public ServerObserver {
+class Metrics {
  public:
   // The methods whose calls are recorded.
   enum class Rpc {
@@ -49,7 +43,7 @@ class Metrics final : public ServerObserver {
   };
 
   explicit Metrics(Options options);
-  ~Metrics() override;
+  ~Metrics();
 
   // Not copyable.
   Metrics(const Metrics&) = delete;
@@ -58,38 +52,36 @@ class Metrics final : public ServerObserver {
   // Serves GET /metrics on `address` (host:port; port 0 picks one).
   // Returns Unavailable when it cannot listen.
   absl::Status Serve(const std::string& address);
+  // Stops serving, waiting for scrapes in progress: after it returns, the
+  // `inflight` callback is not called again. Idempotent.
+  void StopServing();
   // The port Serve bound, or 0.
   int port() const;
-
-  // ServerObserver:
-  void OnRejected(absl::string_view reason) override;
-  void OnComputed(core::DataType dtype, uint64_t elements,
-                  absl::Duration duration, bool ok) override;
 
   // The text /metrics would serve now (for tests and debugging).
   std::string Scrape() const;
 
  private:
   friend class CallRecord;
-  struct Series;
-  class ProcessCollector;
+  struct RpcSeries;
+  struct EngineSeries;
+  struct AdmissionSeries;
+  class ScrapeCollector;
 
   const Options options_;
-  std::shared_ptr<prometheus::Registry> registry_;
-  std::shared_ptr<ProcessCollector> process_;
+  const std::shared_ptr<prometheus::Registry> registry_;
+  std::array<std::unique_ptr<RpcSeries>, kRpcCount> rpcs_;
+  std::unique_ptr<EngineSeries> engine_;
+  std::unique_ptr<AdmissionSeries> admission_;
+  std::shared_ptr<prometheus::Collectable> process_;
+  std::shared_ptr<ScrapeCollector> scrape_time_;
   std::unique_ptr<prometheus::Exposer> exposer_;
-
-  std::array<std::unique_ptr<Series>, kRpcCount> rpcs_;
-  std::array<prometheus::Histogram*, core::kAllDataTypes.size()> compute_{};
-  std::array<prometheus::Counter*, core::kAllDataTypes.size()> elements_{};
-  prometheus::Counter* payload_received_;
-  prometheus::Counter* payload_sent_;
-  prometheus::Family<prometheus::Counter>* rejected_;
 };
 
 // Records one call from its start to its status: started at construction,
-// each message, then the status code and latency at Finish. Does nothing
-// with null metrics. One call's events come one at a time; not thread-safe.
+// each message, engine time, an admission refusal, then the status code and
+// latency at Finish. Does nothing with null metrics. One call's events come
+// one at a time; not thread-safe.
 class CallRecord {
  public:
   // `metrics` is not owned, may be null, and must outlive *this.
@@ -101,16 +93,29 @@ class CallRecord {
   CallRecord(const CallRecord&) = delete;
   CallRecord& operator=(const CallRecord&) = delete;
 
+  // False with null metrics: nothing is recorded, so nothing need be
+  // measured for it.
+  bool enabled() const { return series_ != nullptr; }
+
   // One message each way; `payload_bytes` is its tensor payload, if any.
   void Received(uint64_t payload_bytes = 0);
   void Sent(uint64_t payload_bytes = 0);
+
+  // The engine ran on `elements` of `dtype` for `duration`; `ok` is false
+  // when it stopped for a cancellation.
+  void Computed(core::DataType dtype, uint64_t elements,
+                absl::Duration duration, bool ok);
+
+  // Admission refused the call with `code`: UNAVAILABLE (draining),
+  // UNAUTHENTICATED or RESOURCE_EXHAUSTED (max_inflight).
+  void Rejected(absl::StatusCode code);
 
   // Records the call's status and latency. Once; later calls do nothing.
   void Finish(absl::StatusCode code);
 
  private:
-  Metrics* const metrics_;         // Not owned; may be null.
-  Metrics::Series* const series_;  // Owned by metrics_.
+  Metrics* const metrics_;            // Not owned; may be null.
+  Metrics::RpcSeries* const series_;  // Owned by metrics_.
   const std::chrono::steady_clock::time_point start_;
   bool finished_ = false;
 };

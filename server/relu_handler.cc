@@ -1,39 +1,46 @@
 #include "server/relu_handler.h"
 
 #include "absl/status/statusor.h"
+#include "absl/time/clock.h"
 #include "server/codec.h"
 
 namespace activation::server {
+namespace {
 
-absl::Status ReluHandler::Relu(
-    v1::ReluRequest* request, v1::ReluResponse* response,
-    const core::Engine::CancelCheck& cancelled) const {
+// Moves the payload of `input` into `output` (same dtype and shape) and
+// returns where its elements now are.
+void* MovePayload(bool float_data, v1::Tensor* input, v1::Tensor* output) {
+  output->set_dtype(input->dtype());
+  output->mutable_shape()->Swap(input->mutable_shape());
+  if (float_data) {
+    output->mutable_float_data()->Swap(input->mutable_float_data());
+    return output->mutable_float_data()->mutable_data();
+  }
+  output->mutable_raw_data()->swap(*input->mutable_raw_data());
+  return output->mutable_raw_data()->data();
+}
+
+}  // namespace
+
+absl::Status ReluHandler::Relu(v1::ReluRequest* request,
+                               v1::ReluResponse* response,
+                               const core::Engine::CancelCheck& cancelled,
+                               ComputeStats* stats) const {
   absl::StatusOr<DecodedRequest> decoded =
       DecodeRequest(*request, max_elements_);
   if (!decoded.ok()) return decoded.status();
-
-  v1::Tensor* input = request->mutable_input();
-  v1::Tensor* output = response->mutable_output();
-  output->set_dtype(input->dtype());
-  output->mutable_shape()->Swap(input->mutable_shape());
-  void* data;
-  if (decoded->float_data) {
-    output->mutable_float_data()->Swap(input->mutable_float_data());
-    data = output->mutable_float_data()->mutable_data();
-  } else {
-    output->mutable_raw_data()->swap(*input->mutable_raw_data());
-    data = output->mutable_raw_data()->data();
+  void* data = MovePayload(decoded->float_data, request->mutable_input(),
+                           response->mutable_output());
+  if (stats == nullptr) {
+    return engine_->Relu(decoded->op, data, data, decoded->count, cancelled);
   }
-  // Timed only for an observer: no clock reads on the hot path without one.
-  const absl::Time start =
-      observer_ != nullptr ? absl::Now() : absl::InfinitePast();
-
-  absl::Status status = engine_->Relu(decoded->params, decoded->dtype, data,
-                                      data, decoded->count, cancelled);
-  if (observer_ != nullptr) {
-    observer_->OnComputed(decoded->dtype, decoded->count, absl::Now() - start,
-                          status.ok());
-  }
+  const absl::Time start = absl::Now();
+  absl::Status status =
+      engine_->Relu(decoded->op, data, data, decoded->count, cancelled);
+  stats->dtype = decoded->op.dtype();
+  stats->elements = decoded->count;
+  stats->duration = absl::Now() - start;
+  stats->ran = true;
   return status;
 }
 

@@ -1,5 +1,5 @@
-// The Relu logic every transport calls: decode, compute, encode. Knows no
-// threading model.
+// The Relu logic every front calls: decode, compute, encode. Knows no
+// threads, no transport and no metrics.
 
 #ifndef ACTIVATION_SERVER_RELU_HANDLER_H_
 #define ACTIVATION_SERVER_RELU_HANDLER_H_
@@ -7,32 +7,40 @@
 #include <cstdint>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "activation/v1/activation.pb.h"
+#include "core/dtype.h"
 #include "core/engine.h"
-#include "server/observer.h"
 
 namespace activation::server {
+
+// What one Relu computed, for whoever records it.
+struct ComputeStats {
+  core::DataType dtype = core::DataType::kFloat32;
+  uint64_t elements = 0;
+  absl::Duration duration;  // engine time
+  bool ran = false;         // false: the request was refused before compute
+};
 
 // Thread-safe; holds no per-call state.
 class ReluHandler {
  public:
-  // `engine` and `observer` (which may be null) are not owned and must
-  // outlive *this.
-  ReluHandler(const core::Engine* engine, uint64_t max_elements,
-              ServerObserver* observer = nullptr)
-      : engine_(engine), max_elements_(max_elements), observer_(observer) {}
+  // `engine` is not owned and must outlive *this.
+  ReluHandler(const core::Engine* engine, uint64_t max_elements)
+      : engine_(engine), max_elements_(max_elements) {}
 
   // Computes ReLU of `request`'s input into `response`. The payload is moved,
   // not copied, from the request into the response and computed in place
   // there, so `request` is left without its input. Returns the codec's errors
   // (see DecodeRequest) or Cancelled when `cancelled` says so mid-compute.
+  // With `stats`, fills it (and reads the clock twice; without, never).
   absl::Status Relu(v1::ReluRequest* request, v1::ReluResponse* response,
-                    const core::Engine::CancelCheck& cancelled) const;
+                    const core::Engine::CancelCheck& cancelled,
+                    ComputeStats* stats = nullptr) const;
 
  private:
   const core::Engine* engine_;  // Not owned.
   const uint64_t max_elements_;
-  ServerObserver* const observer_;  // Not owned; may be null.
 };
 
 }  // namespace activation::server

@@ -30,10 +30,13 @@ TEST(CodecTest, AcceptsAWellFormedRequest) {
   request.mutable_params()->set_mode(v1::MODE_DOCUMENTED);
   absl::StatusOr<DecodedRequest> decoded = DecodeRequest(request, kMaxElements);
   ASSERT_THAT(decoded, IsOk());
-  EXPECT_EQ(decoded->dtype, core::DataType::kInt16);
+  EXPECT_EQ(decoded->op.dtype(), core::DataType::kInt16);
   EXPECT_EQ(decoded->count, 6u);
   EXPECT_FALSE(decoded->float_data);
-  EXPECT_EQ(decoded->params.max_value, 6.0);
+  // The op carries the parameters: max_value 6 caps 10.
+  int16_t values[] = {-3, 4, 10};
+  ASSERT_THAT(decoded->op.Apply(values, values, 3), IsOk());
+  EXPECT_THAT(values, ::testing::ElementsAre(0, 4, 6));
 }
 
 TEST(CodecTest, ScalarHasOneElementAndZeroDimsAreEmpty) {

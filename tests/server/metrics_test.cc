@@ -17,7 +17,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "server/server.h"
-#include "tests/server/test_server.h"
+#include "tests/testing/test_server.h"
 #include "tests/testing/http.h"
 #include "tests/testing/prometheus_text.h"
 
@@ -42,11 +42,10 @@ std::string Series(const std::string& name, const std::string& method,
 }
 
 // Runs under both threading models: the counts must not depend on it.
-class MetricsTest : public ::testing::TestWithParam<ThreadingModel> {
+class MetricsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ServerOptions options;
-    options.model = GetParam();
     options.metrics_address = "127.0.0.1:0";
     options.auth_token = kToken;
     options.max_inflight = 1;
@@ -99,7 +98,7 @@ v1::ReluRequest Request(int elements, bool valid = true) {
   return request;
 }
 
-TEST_P(MetricsTest, KnownMixOfCallsGivesExactCounts) {
+TEST_F(MetricsTest, KnownMixOfCallsGivesExactCounts) {
   // Unary: 3 OK (4 elements each), 2 INVALID_ARGUMENT (5 elements each),
   // 1 UNAUTHENTICATED, and below 1 RESOURCE_EXHAUSTED.
   for (int i = 0; i < 3; ++i) ASSERT_EQ(Relu(Request(4)), grpc::StatusCode::OK);
@@ -164,13 +163,13 @@ TEST_P(MetricsTest, KnownMixOfCallsGivesExactCounts) {
   EXPECT_EQ(m[Series("grpc_server_started_total", "Relu", unary)], 7);
   EXPECT_EQ(m[Series("grpc_server_handled_total", "Relu", unary, "OK")], 3);
   EXPECT_EQ(
-      m[Series("grpc_server_handled_total", "Relu", unary, "INVALID_ARGUMENT")],
+      m[Series("grpc_server_handled_total", "Relu", unary, "InvalidArgument")],
       2);
   EXPECT_EQ(
-      m[Series("grpc_server_handled_total", "Relu", unary, "UNAUTHENTICATED")],
+      m[Series("grpc_server_handled_total", "Relu", unary, "Unauthenticated")],
       1);
   EXPECT_EQ(m[Series("grpc_server_handled_total", "Relu", unary,
-                     "RESOURCE_EXHAUSTED")],
+                     "ResourceExhausted")],
             1);
   EXPECT_EQ(m[Series("grpc_server_handling_seconds_count", "Relu", unary)], 7);
   EXPECT_EQ(m[Series("grpc_server_msg_received_total", "Relu", unary)], 7);
@@ -180,7 +179,7 @@ TEST_P(MetricsTest, KnownMixOfCallsGivesExactCounts) {
   EXPECT_EQ(m[Series("grpc_server_handled_total", "ReluStream", bidi, "OK")],
             2);
   EXPECT_EQ(m[Series("grpc_server_handled_total", "ReluStream", bidi,
-                     "INVALID_ARGUMENT")],
+                     "InvalidArgument")],
             1);
   EXPECT_EQ(m[Series("grpc_server_msg_received_total", "ReluStream", bidi)], 8);
   EXPECT_EQ(m[Series("grpc_server_msg_sent_total", "ReluStream", bidi)], 7);
@@ -215,7 +214,7 @@ TEST_P(MetricsTest, KnownMixOfCallsGivesExactCounts) {
 // Streams the client gives up on: one whose deadline passes while the server
 // waits for its next message, one the client cancels. Each is counted once,
 // as DEADLINE_EXCEEDED and CANCELLED, and frees its in-flight slot.
-TEST_P(MetricsTest, StreamsEndedByDeadlineOrCancellationAreCountedOnce) {
+TEST_F(MetricsTest, StreamsEndedByDeadlineOrCancellationAreCountedOnce) {
   const std::string bidi = "bidi_stream";
   auto handled = [&](const std::map<std::string, double>& m,
                      const std::string& code) {
@@ -244,14 +243,14 @@ TEST_P(MetricsTest, StreamsEndedByDeadlineOrCancellationAreCountedOnce) {
   }
   auto ended_with_code = [&](double n) {
     return [&, n](std::map<std::string, double>& m) {
-      return m[ended] >= n && handled(m, "OK") + handled(m, "CANCELLED") +
-                                      handled(m, "DEADLINE_EXCEEDED") >=
+      return m[ended] >= n && handled(m, "OK") + handled(m, "Canceled") +
+                                      handled(m, "DeadlineExceeded") >=
                                   n;
     };
   };
   std::map<std::string, double> m = ScrapeUntil(ended_with_code(1));
   EXPECT_EQ(m[ended], 1);
-  EXPECT_EQ(handled(m, "DEADLINE_EXCEEDED"), 1);
+  EXPECT_EQ(handled(m, "DeadlineExceeded"), 1);
   {
     grpc::ClientContext context;
     Authorize(context);
@@ -265,15 +264,15 @@ TEST_P(MetricsTest, StreamsEndedByDeadlineOrCancellationAreCountedOnce) {
   EXPECT_EQ(m[started], 2);
   EXPECT_EQ(m[ended], 2);
   EXPECT_EQ(handled(m, "OK"), 0);
-  EXPECT_EQ(handled(m, "DEADLINE_EXCEEDED"), 1);
-  EXPECT_EQ(handled(m, "CANCELLED"), 1);
+  EXPECT_EQ(handled(m, "DeadlineExceeded"), 1);
+  EXPECT_EQ(handled(m, "Canceled"), 1);
 
   EXPECT_EQ(m["activation_inflight_requests"], 0);
   // The slot (--max_inflight=1) is free again.
   EXPECT_EQ(Relu(Request(4)), grpc::StatusCode::OK);
 }
 
-TEST_P(MetricsTest, HistogramBucketsSpan25MicrosecondsTo30Seconds) {
+TEST_F(MetricsTest, HistogramBucketsSpan25MicrosecondsTo30Seconds) {
   ASSERT_EQ(Relu(Request(4)), grpc::StatusCode::OK);
   absl::StatusOr<std::string> text =
       HttpGet(server_->metrics_port(), "/metrics");
@@ -289,8 +288,6 @@ TEST_P(MetricsTest, HistogramBucketsSpan25MicrosecondsTo30Seconds) {
   EXPECT_EQ(m[last_bucket], 1);
 }
 
-INSTANTIATE_TEST_SUITE_P(Models, MetricsTest, activation::testing::kBothModels,
-                         activation::testing::ModelName);
 
 TEST(MetricsOffTest, NoMetricsAddressMeansNoMetrics) {
   auto server = StartServer(ServerOptions());

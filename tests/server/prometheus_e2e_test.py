@@ -176,7 +176,7 @@ def main():
         check("handled_total OK", got == ok_calls,
               f"Prometheus {got}, client {ok_calls}")
         got = query(prom_port, f'sum(grpc_server_handled_total{{{relu},'
-                               f'grpc_code="INVALID_ARGUMENT"}})')
+                               f'grpc_code="InvalidArgument"}})')
         check("handled_total INVALID_ARGUMENT", got == invalid_calls,
               f"Prometheus {got}, client {invalid_calls}")
         got = query(prom_port, 'sum(activation_elements_total{dtype="FLOAT32"})')

@@ -20,7 +20,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "server/server.h"
-#include "tests/server/test_server.h"
+#include "tests/testing/test_server.h"
 #include "tests/testing/status_matchers.h"
 
 namespace activation::testing {

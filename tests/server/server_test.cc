@@ -1,5 +1,5 @@
 // End to end: a real server on a loopback port chosen by the OS, called
-// through the generated stubs, under both threading models.
+// through the generated stubs.
 
 #include "server/server.h"
 
@@ -19,7 +19,7 @@
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
-#include "tests/server/test_server.h"
+#include "tests/testing/test_server.h"
 #include "tests/testing/status_matchers.h"
 
 namespace activation::server {
@@ -34,11 +34,10 @@ using ::grpc::health::v1::HealthCheckResponse;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-class ServerTest : public ::testing::TestWithParam<ThreadingModel> {
+class ServerTest : public ::testing::Test {
  protected:
   ServerOptions Options() const {
     ServerOptions options;
-    options.model = GetParam();
     options.shutdown_grace = absl::Seconds(5);
     return options;
   }
@@ -69,7 +68,7 @@ v1::ReluRequest FloatRequest(const std::vector<float>& values) {
   return request;
 }
 
-TEST_P(ServerTest, ReluComputesEveryDtypeLikeTheEngine) {
+TEST_F(ServerTest, ReluComputesEveryDtypeLikeTheEngine) {
   Start(Options());
   std::mt19937 rng(17);
   for (core::DataType dtype : core::kAllDataTypes) {
@@ -102,7 +101,7 @@ TEST_P(ServerTest, ReluComputesEveryDtypeLikeTheEngine) {
   }
 }
 
-TEST_P(ServerTest, FloatDataInGivesFloatDataOut) {
+TEST_F(ServerTest, FloatDataInGivesFloatDataOut) {
   Start(Options());
   v1::ReluRequest request;
   request.mutable_input()->set_dtype(v1::DATA_TYPE_FLOAT32);
@@ -119,7 +118,7 @@ TEST_P(ServerTest, FloatDataInGivesFloatDataOut) {
   EXPECT_TRUE(std::signbit(response.output().float_data(3)));  // -0 stays
 }
 
-TEST_P(ServerTest, ScalarAndEmptyTensors) {
+TEST_F(ServerTest, ScalarAndEmptyTensors) {
   Start(Options());
   v1::ReluRequest scalar;
   *scalar.mutable_input() = Float32Tensor({-3.0f});
@@ -136,7 +135,7 @@ TEST_P(ServerTest, ScalarAndEmptyTensors) {
   EXPECT_TRUE(response.output().raw_data().empty());
 }
 
-TEST_P(ServerTest, KerasModeDiffersFromDocumentedWhereKerasDoes) {
+TEST_F(ServerTest, KerasModeDiffersFromDocumentedWhereKerasDoes) {
   Start(Options());
   v1::ReluRequest request = FloatRequest({0.5f, -1.0f});
   request.mutable_params()->set_threshold(0.5);
@@ -151,7 +150,7 @@ TEST_P(ServerTest, KerasModeDiffersFromDocumentedWhereKerasDoes) {
   EXPECT_TRUE(std::signbit(k[1]));  // -1 * 0 = -0
 }
 
-TEST_P(ServerTest, ErrorsNameTheFieldExpectedAndActual) {
+TEST_F(ServerTest, ErrorsNameTheFieldExpectedAndActual) {
   Start(Options());
   v1::ReluRequest request = FloatRequest({1, 2, 3, 4});
   request.mutable_input()->clear_shape();
@@ -179,7 +178,7 @@ TEST_P(ServerTest, ErrorsNameTheFieldExpectedAndActual) {
             "input.dtype must be set, got DATA_TYPE_UNSPECIFIED");
 }
 
-TEST_P(ServerTest, OverMaxElementsIsResourceExhausted) {
+TEST_F(ServerTest, OverMaxElementsIsResourceExhausted) {
   ServerOptions options = Options();
   options.max_elements = 10;
   Start(options);
@@ -193,7 +192,7 @@ TEST_P(ServerTest, OverMaxElementsIsResourceExhausted) {
   EXPECT_TRUE(Call(FloatRequest(std::vector<float>(10, 1.0f)), &response).ok());
 }
 
-TEST_P(ServerTest, OversizedMessageIsRejectedWithoutHarm) {
+TEST_F(ServerTest, OversizedMessageIsRejectedWithoutHarm) {
   ServerOptions options = Options();
   options.max_message_bytes = 1 << 20;
   Start(options);
@@ -206,7 +205,7 @@ TEST_P(ServerTest, OversizedMessageIsRejectedWithoutHarm) {
   EXPECT_THAT(Float32Values(response.output()), ElementsAre(0.0f, 2.0f));
 }
 
-TEST_P(ServerTest, StreamAnswersEveryMessageInOrder) {
+TEST_F(ServerTest, StreamAnswersEveryMessageInOrder) {
   Start(Options());
   grpc::ClientContext context;
   auto stream = stub_->ReluStream(&context);
@@ -228,7 +227,7 @@ TEST_P(ServerTest, StreamAnswersEveryMessageInOrder) {
   EXPECT_TRUE(stream->Finish().ok());
 }
 
-TEST_P(ServerTest, PipelinedStreamKeepsOrder) {
+TEST_F(ServerTest, PipelinedStreamKeepsOrder) {
   Start(Options());
   grpc::ClientContext context;
   auto stream = stub_->ReluStream(&context);
@@ -248,7 +247,7 @@ TEST_P(ServerTest, PipelinedStreamKeepsOrder) {
   EXPECT_TRUE(stream->Finish().ok());
 }
 
-TEST_P(ServerTest, BadStreamMessageEndsStreamNamingItsIndex) {
+TEST_F(ServerTest, BadStreamMessageEndsStreamNamingItsIndex) {
   Start(Options());
   grpc::ClientContext context;
   auto stream = stub_->ReluStream(&context);
@@ -267,7 +266,7 @@ TEST_P(ServerTest, BadStreamMessageEndsStreamNamingItsIndex) {
             "message 2: params.max_value must be >= 0, got -1");
 }
 
-TEST_P(ServerTest, ExpiredDeadlineIsDeadlineExceeded) {
+TEST_F(ServerTest, ExpiredDeadlineIsDeadlineExceeded) {
   Start(Options());
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() -
@@ -277,7 +276,7 @@ TEST_P(ServerTest, ExpiredDeadlineIsDeadlineExceeded) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
 }
 
-TEST_P(ServerTest, LargeCallCancelledByDeadlineLeavesServerHealthy) {
+TEST_F(ServerTest, LargeCallCancelledByDeadlineLeavesServerHealthy) {
   ServerOptions options = Options();
   options.max_message_bytes = 300 << 20;
   Start(options);
@@ -295,7 +294,7 @@ TEST_P(ServerTest, LargeCallCancelledByDeadlineLeavesServerHealthy) {
   EXPECT_THAT(Float32Values(response.output()), ElementsAre(0.0f, 3.0f));
 }
 
-TEST_P(ServerTest, ClientCancellationIsCancelledAndServerStaysHealthy) {
+TEST_F(ServerTest, ClientCancellationIsCancelledAndServerStaysHealthy) {
   ServerOptions options = Options();
   options.max_message_bytes = 300 << 20;
   Start(options);
@@ -315,7 +314,7 @@ TEST_P(ServerTest, ClientCancellationIsCancelledAndServerStaysHealthy) {
   EXPECT_THAT(Float32Values(response.output()), ElementsAre(0.0f, 3.0f));
 }
 
-TEST_P(ServerTest, MaxInflightRejectsAtOnceAndRecovers) {
+TEST_F(ServerTest, MaxInflightRejectsAtOnceAndRecovers) {
   ServerOptions options = Options();
   options.max_inflight = 1;
   Start(options);
@@ -334,7 +333,7 @@ TEST_P(ServerTest, MaxInflightRejectsAtOnceAndRecovers) {
   EXPECT_TRUE(Call(FloatRequest({1.0f}), &response).ok());
 }
 
-TEST_P(ServerTest, GetServerInfoReportsLimits) {
+TEST_F(ServerTest, GetServerInfoReportsLimits) {
   ServerOptions options = Options();
   options.max_elements = 12345;
   options.max_inflight = 7;
@@ -352,7 +351,7 @@ TEST_P(ServerTest, GetServerInfoReportsLimits) {
   EXPECT_FALSE(info.auth_required());
 }
 
-TEST_P(ServerTest, HealthCheckKnowsTheService) {
+TEST_F(ServerTest, HealthCheckKnowsTheService) {
   Start(Options());
   auto health = grpc::health::v1::Health::NewStub(channel_);
   for (const char* service : {"", "activation.v1.ActivationService"}) {
@@ -372,7 +371,7 @@ TEST_P(ServerTest, HealthCheckKnowsTheService) {
   EXPECT_EQ(status.error_message(), "unknown service \"no.such.Service\"");
 }
 
-TEST_P(ServerTest, DrainTurnsHealthNotServingLetsInflightFinishRefusesNew) {
+TEST_F(ServerTest, DrainTurnsHealthNotServingLetsInflightFinishRefusesNew) {
   Start(Options());
   auto health = grpc::health::v1::Health::NewStub(channel_);
   grpc::ClientContext watch_context;
@@ -424,7 +423,7 @@ TEST_P(ServerTest, DrainTurnsHealthNotServingLetsInflightFinishRefusesNew) {
             std::future_status::ready);
 }
 
-TEST_P(ServerTest, ReflectionListsTheServices) {
+TEST_F(ServerTest, ReflectionListsTheServices) {
   Start(Options());
   auto reflection =
       grpc::reflection::v1alpha::ServerReflection::NewStub(channel_);
@@ -447,7 +446,7 @@ TEST_P(ServerTest, ReflectionListsTheServices) {
   EXPECT_TRUE(stream->Finish().ok());
 }
 
-TEST_P(ServerTest, SecondServerOnTheSamePortFails) {
+TEST_F(ServerTest, SecondServerOnTheSamePortFails) {
   Start(Options());
   ServerOptions options = Options();
   options.address = absl::StrCat("127.0.0.1:", server_->port());
@@ -457,8 +456,6 @@ TEST_P(ServerTest, SecondServerOnTheSamePortFails) {
                                             HasSubstr("cannot listen on")));
 }
 
-INSTANTIATE_TEST_SUITE_P(Models, ServerTest, activation::testing::kBothModels,
-                         activation::testing::ModelName);
 
 TEST(ServerOptionsTest, InvalidOptionsFailAtCreate) {
   ServerOptions options;
@@ -480,11 +477,6 @@ TEST(ServerOptionsTest, InvalidOptionsFailAtCreate) {
                   absl::StatusCode::kInvalidArgument,
                   "max_connection_age must be in (0, 596h31m23.647s] or inf, "
                   "got 600h"));
-  options = ServerOptions();
-  options.threads_per_queue = 0;
-  EXPECT_THAT(Server::Create(options).status(),
-              activation::testing::StatusIs(absl::StatusCode::kInvalidArgument,
-                                            "cq_threads must be > 0, got 0"));
   options = ServerOptions();
   options.max_elements = (uint64_t{1} << 60) + 1;
   EXPECT_THAT(Server::Create(options).status(),

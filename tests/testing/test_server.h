@@ -1,7 +1,7 @@
 // A real activation server on 127.0.0.1:0 for tests, and a stub to call it.
 
-#ifndef ACTIVATION_TESTS_SERVER_TEST_SERVER_H_
-#define ACTIVATION_TESTS_SERVER_TEST_SERVER_H_
+#ifndef ACTIVATION_TESTS_TESTING_TEST_SERVER_H_
+#define ACTIVATION_TESTS_TESTING_TEST_SERVER_H_
 
 #include <cstring>
 #include <memory>
@@ -58,15 +58,6 @@ inline std::vector<float> Float32Values(const v1::Tensor& tensor) {
   return values;
 }
 
-// Both threading models, named for test suites parameterized over them:
-//   INSTANTIATE_TEST_SUITE_P(Models, FooTest, kBothModels, ModelName);
-inline const auto kBothModels = ::testing::Values(
-    server::ThreadingModel::kAsync, server::ThreadingModel::kCallback);
-inline std::string ModelName(
-    const ::testing::TestParamInfo<server::ThreadingModel>& info) {
-  return info.param == server::ThreadingModel::kAsync ? "Async" : "Callback";
-}
-
 }  // namespace activation::testing
 
-#endif  // ACTIVATION_TESTS_SERVER_TEST_SERVER_H_
+#endif  // ACTIVATION_TESTS_TESTING_TEST_SERVER_H_
