@@ -1,6 +1,10 @@
 #include "wire/convert.h"
 
+#include <array>
+#include <string>
+
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 
 namespace activation::wire {
@@ -64,6 +68,33 @@ absl::StatusOr<core::ReluParams> ParamsFromProto(const v1::ReluParams& wire) {
   params.threshold = wire.threshold();
   params.mode = *mode;
   return params;
+}
+
+absl::string_view CodeName(absl::StatusCode code) {
+  constexpr int kCodes = 17;  // OK .. UNAUTHENTICATED
+  // Abseil's names ("INVALID_ARGUMENT") in camel case; gRPC-Go spells
+  // CANCELLED with one L.
+  static const auto* const kNames = [] {
+    auto* names = new std::array<std::string, kCodes>;
+    for (int i = 0; i < kCodes; ++i) {
+      std::string& name = (*names)[i];
+      bool upper = true;
+      for (char c :
+           absl::StatusCodeToString(static_cast<absl::StatusCode>(i))) {
+        if (c == '_') {
+          upper = true;
+        } else {
+          name += upper ? c : absl::ascii_tolower(c);
+          upper = false;
+        }
+      }
+    }
+    (*names)[static_cast<int>(absl::StatusCode::kOk)] = "OK";
+    (*names)[static_cast<int>(absl::StatusCode::kCancelled)] = "Canceled";
+    return names;
+  }();
+  const int index = static_cast<int>(code);
+  return index >= 0 && index < kCodes ? (*kNames)[index] : (*kNames)[2];
 }
 
 }  // namespace activation::wire

@@ -5,6 +5,7 @@
 #ifndef ACTIVATION_WIRE_CONVERT_H_
 #define ACTIVATION_WIRE_CONVERT_H_
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "activation/v1/activation.pb.h"
@@ -35,6 +36,11 @@ v1::ReluParams ParamsToProto(const core::ReluParams& params);
 // Converts the wire's parameters; errors as ModeFromProto, for field
 // "params.mode".
 absl::StatusOr<core::ReluParams> ParamsFromProto(const v1::ReluParams& wire);
+
+// Returns the name gRPC-Go gives `code` ("OK", "Canceled", "InvalidArgument",
+// ...): the grpc_code label of go-grpc-prometheus and ghz's status names.
+// Codes outside gRPC's 17 are "Unknown".
+absl::string_view CodeName(absl::StatusCode code);
 
 }  // namespace activation::wire
 
