@@ -1,7 +1,9 @@
 #include "core/dtype.h"
 
+#include <cstddef>
 #include <cstdint>
-#include <cstring>
+#include <iterator>
+#include <type_traits>
 
 #include "core/internal/bits.h"
 
@@ -13,60 +15,27 @@ bool IsValidDataType(int value) {
 }
 
 size_t ItemSize(DataType dtype) {
-  switch (dtype) {
-    case DataType::kInt8:
-    case DataType::kUInt8:
-      return 1;
-    case DataType::kFloat16:
-    case DataType::kBFloat16:
-    case DataType::kInt16:
-    case DataType::kUInt16:
-      return 2;
-    case DataType::kFloat32:
-    case DataType::kInt32:
-    case DataType::kUInt32:
-      return 4;
-    case DataType::kFloat64:
-    case DataType::kInt64:
-    case DataType::kUInt64:
-      return 8;
-  }
-  return 0;
+  if (!IsValidDataType(static_cast<int>(dtype))) return 0;
+  return VisitDataType(
+      dtype, [](auto tag) { return sizeof(typename decltype(tag)::type); });
 }
 
 absl::string_view DataTypeName(DataType dtype) {
-  switch (dtype) {
-    case DataType::kFloat32:
-      return "FLOAT32";
-    case DataType::kFloat64:
-      return "FLOAT64";
-    case DataType::kFloat16:
-      return "FLOAT16";
-    case DataType::kBFloat16:
-      return "BFLOAT16";
-    case DataType::kInt8:
-      return "INT8";
-    case DataType::kInt16:
-      return "INT16";
-    case DataType::kInt32:
-      return "INT32";
-    case DataType::kInt64:
-      return "INT64";
-    case DataType::kUInt8:
-      return "UINT8";
-    case DataType::kUInt16:
-      return "UINT16";
-    case DataType::kUInt32:
-      return "UINT32";
-    case DataType::kUInt64:
-      return "UINT64";
-  }
-  return "UNKNOWN";
+  // Indexed by the enumerator's value minus one.
+  static constexpr absl::string_view kNames[] = {
+      "FLOAT32", "FLOAT64", "FLOAT16", "BFLOAT16", "INT8",   "INT16",
+      "INT32",   "INT64",   "UINT8",   "UINT16",   "UINT32", "UINT64",
+  };
+  static_assert(std::size(kNames) == kAllDataTypes.size());
+  if (!IsValidDataType(static_cast<int>(dtype))) return "UNKNOWN";
+  return kNames[static_cast<int>(dtype) - 1];
 }
 
 bool IsFloatingPoint(DataType dtype) {
-  return dtype == DataType::kFloat32 || dtype == DataType::kFloat64 ||
-         dtype == DataType::kFloat16 || dtype == DataType::kBFloat16;
+  if (!IsValidDataType(static_cast<int>(dtype))) return false;
+  return VisitDataType(dtype, [](auto tag) {
+    return !std::is_integral_v<typename decltype(tag)::type>;
+  });
 }
 
 float HalfToFloat(uint16_t bits) { return internal::HalfBitsToFloat(bits); }

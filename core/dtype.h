@@ -94,13 +94,16 @@ decltype(auto) VisitDataType(DataType dtype, Visitor&& visitor) {
 // Returns true for the values of the DataType enumerators.
 bool IsValidDataType(int value);
 
-// Returns the size in bytes of one element of `dtype`.
+// Returns the size in bytes of one element of `dtype`; 0 for a value that
+// is not a DataType.
 size_t ItemSize(DataType dtype);
 
-// Returns the upper-case name of `dtype` without prefix, e.g. "FLOAT32".
+// Returns the upper-case name of `dtype` without prefix, e.g. "FLOAT32";
+// "UNKNOWN" for a value that is not a DataType.
 absl::string_view DataTypeName(DataType dtype);
 
-// Returns true for FLOAT32, FLOAT64, FLOAT16 and BFLOAT16.
+// Returns true for FLOAT32, FLOAT64, FLOAT16 and BFLOAT16; false for the
+// integer types and for a value that is not a DataType.
 bool IsFloatingPoint(DataType dtype);
 
 // Converts an IEEE binary16 bit pattern to float32. Exact.

@@ -56,30 +56,28 @@ float RoundToOddFloat(double value) {
   return f;
 }
 
-// Rounds `value` to the precision of floating-point `dtype`, ties to even,
-// and returns it exactly as a double.
-double RoundToDataType(double value, DataType dtype) {
-  switch (dtype) {
-    case DataType::kFloat64:
-      return value;
-    case DataType::kFloat16:
-      return internal::HalfBitsToFloat(
-          internal::FloatToHalfBits(RoundToOddFloat(value)));
-    case DataType::kBFloat16:
-      return internal::BFloat16BitsToFloat(
-          internal::FloatToBFloat16Bits(RoundToOddFloat(value)));
-    default:
-      return static_cast<float>(value);
-  }
+// Rounds `value` to the precision of T, ties to even, and returns it exactly
+// as a double.
+double RoundTo(TypeTag<float>, double value) {
+  return static_cast<float>(value);
+}
+double RoundTo(TypeTag<double>, double value) { return value; }
+double RoundTo(TypeTag<Float16>, double value) {
+  return internal::HalfBitsToFloat(
+      internal::FloatToHalfBits(RoundToOddFloat(value)));
+}
+double RoundTo(TypeTag<BFloat16>, double value) {
+  return internal::BFloat16BitsToFloat(
+      internal::FloatToBFloat16Bits(RoundToOddFloat(value)));
 }
 
-internal::FloatConstants MakeFloatConstants(const ReluParams& params,
-                                            DataType dtype) {
+template <typename T>
+internal::FloatConstants MakeFloatConstants(const ReluParams& params) {
   const bool keras = params.mode == Mode::kKeras;
   // KERAS mode first rounds to float32, as Keras stores the parameters.
   auto convert = [&](double value) {
     if (keras) value = static_cast<float>(value);
-    return RoundToDataType(value, dtype);
+    return RoundTo(TypeTag<T>{}, value);
   };
   internal::FloatConstants c;
   c.keras = keras;
@@ -96,7 +94,7 @@ uint64_t ToBits(I value) {
 }
 
 template <typename I>
-internal::IntConstants MakeIntConstantsFor(const ReluParams& params) {
+internal::IntConstants MakeIntConstants(const ReluParams& params) {
   constexpr double kMin = static_cast<double>(std::numeric_limits<I>::min());
   // 2^digits: the first integer above the type's maximum; exact in double.
   const double kEnd = std::ldexp(1.0, std::numeric_limits<I>::digits);
@@ -121,26 +119,20 @@ internal::IntConstants MakeIntConstantsFor(const ReluParams& params) {
   return c;
 }
 
-internal::IntConstants MakeIntConstants(const ReluParams& params,
-                                        DataType dtype) {
-  switch (dtype) {
-    case DataType::kInt8:
-      return MakeIntConstantsFor<int8_t>(params);
-    case DataType::kInt16:
-      return MakeIntConstantsFor<int16_t>(params);
-    case DataType::kInt32:
-      return MakeIntConstantsFor<int32_t>(params);
-    case DataType::kInt64:
-      return MakeIntConstantsFor<int64_t>(params);
-    case DataType::kUInt8:
-      return MakeIntConstantsFor<uint8_t>(params);
-    case DataType::kUInt16:
-      return MakeIntConstantsFor<uint16_t>(params);
-    case DataType::kUInt32:
-      return MakeIntConstantsFor<uint32_t>(params);
-    default:
-      return MakeIntConstantsFor<uint64_t>(params);
-  }
+// Converts `params`, which must be valid for `dtype`, to the plan the kernels
+// run.
+internal::ReluPlan MakeReluPlan(const ReluParams& params, DataType dtype) {
+  internal::ReluPlan plan;
+  plan.dtype = dtype;
+  VisitDataType(dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (std::is_integral_v<T>) {
+      plan.i = MakeIntConstants<T>(params);
+    } else {
+      plan.f = MakeFloatConstants<T>(params);
+    }
+  });
+  return plan;
 }
 
 }  // namespace
@@ -200,19 +192,6 @@ absl::Status ValidateReluParams(const ReluParams& params, DataType dtype) {
 
 namespace internal {
 
-absl::StatusOr<ReluPlan> MakeReluPlan(const ReluParams& params,
-                                      DataType dtype) {
-  if (absl::Status s = ValidateReluParams(params, dtype); !s.ok()) return s;
-  ReluPlan plan;
-  plan.dtype = dtype;
-  if (IsFloatingPoint(dtype)) {
-    plan.f = MakeFloatConstants(params, dtype);
-  } else {
-    plan.i = MakeIntConstants(params, dtype);
-  }
-  return plan;
-}
-
 absl::Status CheckBuffers(const void* input, void* output, size_t bytes) {
   if (bytes == 0 || input == output) return absl::OkStatus();
   const auto in = reinterpret_cast<uintptr_t>(input);
@@ -228,10 +207,8 @@ absl::Status CheckBuffers(const void* input, void* output, size_t bytes) {
 
 absl::StatusOr<ReluOp> ReluOp::Create(const ReluParams& params,
                                       DataType dtype) {
-  absl::StatusOr<internal::ReluPlan> plan =
-      internal::MakeReluPlan(params, dtype);
-  if (!plan.ok()) return plan.status();
-  return ReluOp(*plan);
+  if (absl::Status s = ValidateReluParams(params, dtype); !s.ok()) return s;
+  return ReluOp(MakeReluPlan(params, dtype));
 }
 
 absl::Status ReluOp::Apply(const void* input, void* output,

@@ -21,11 +21,11 @@
 #include <immintrin.h>
 #endif
 
+#include "core/dtype.h"
 #include "core/internal/bits.h"
 #include "core/internal/relu_plan.h"
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
-    !defined(ACTIVATION_NO_MULTIVERSION)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define ACTIVATION_MULTIVERSION                                                \
   __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"), \
                  flatten))
@@ -35,6 +35,9 @@
 
 namespace activation::core::internal {
 namespace {
+
+inline bool IsHalfNaN(uint16_t bits) { return (bits & 0x7FFFu) > 0x7C00u; }
+inline bool IsBFloat16NaN(uint16_t bits) { return (bits & 0x7FFFu) > 0x7F80u; }
 
 template <typename T>
 inline T Load(const uint8_t* p, size_t i) {
@@ -270,21 +273,49 @@ inline void RunInt(const IntConstants& c, const uint8_t* in, uint8_t* out,
   });
 }
 
-}  // namespace
-
-ACTIVATION_MULTIVERSION void ReluFloat32(const FloatConstants& c,
-                                         const uint8_t* in, uint8_t* out,
-                                         size_t count) {
+// The kernels, one per element type, overloaded on TypeTag so that RunRelu
+// can pick one through VisitDataType. FLOAT16 has two, chosen by CPU below.
+ACTIVATION_MULTIVERSION void ReluKernel(TypeTag<float>, const FloatConstants& c,
+                                        const uint8_t* in, uint8_t* out,
+                                        size_t count) {
   WithFloatOp<float>(c,
                      [&](const auto& op) { Map<float>(in, out, count, op); });
 }
 
-ACTIVATION_MULTIVERSION void ReluFloat64(const FloatConstants& c,
-                                         const uint8_t* in, uint8_t* out,
-                                         size_t count) {
+ACTIVATION_MULTIVERSION void ReluKernel(TypeTag<double>,
+                                        const FloatConstants& c,
+                                        const uint8_t* in, uint8_t* out,
+                                        size_t count) {
   WithFloatOp<double>(c,
                       [&](const auto& op) { Map<double>(in, out, count, op); });
 }
+
+ACTIVATION_MULTIVERSION void ReluKernel(TypeTag<BFloat16>,
+                                        const FloatConstants& c,
+                                        const uint8_t* in, uint8_t* out,
+                                        size_t count) {
+  WithFloatOp<float>(c, [&](const auto& op) {
+    Map<uint16_t>(in, out, count, HalfOp<true, std::decay_t<decltype(op)>>{op});
+  });
+}
+
+#define ACTIVATION_DEFINE_INT_KERNEL(type)                                   \
+  ACTIVATION_MULTIVERSION void ReluKernel(                                   \
+      TypeTag<type>, const IntConstants& c, const uint8_t* in, uint8_t* out, \
+      size_t count) {                                                        \
+    RunInt<type>(c, in, out, count);                                         \
+  }
+ACTIVATION_DEFINE_INT_KERNEL(int8_t)
+ACTIVATION_DEFINE_INT_KERNEL(int16_t)
+ACTIVATION_DEFINE_INT_KERNEL(int32_t)
+ACTIVATION_DEFINE_INT_KERNEL(int64_t)
+ACTIVATION_DEFINE_INT_KERNEL(uint8_t)
+ACTIVATION_DEFINE_INT_KERNEL(uint16_t)
+ACTIVATION_DEFINE_INT_KERNEL(uint32_t)
+ACTIVATION_DEFINE_INT_KERNEL(uint64_t)
+#undef ACTIVATION_DEFINE_INT_KERNEL
+
+}  // namespace
 
 ACTIVATION_MULTIVERSION void ReluFloat16Portable(const FloatConstants& c,
                                                  const uint8_t* in,
@@ -294,29 +325,6 @@ ACTIVATION_MULTIVERSION void ReluFloat16Portable(const FloatConstants& c,
                   HalfOp<false, std::decay_t<decltype(op)>>{op});
   });
 }
-
-ACTIVATION_MULTIVERSION void ReluBFloat16(const FloatConstants& c,
-                                          const uint8_t* in, uint8_t* out,
-                                          size_t count) {
-  WithFloatOp<float>(c, [&](const auto& op) {
-    Map<uint16_t>(in, out, count, HalfOp<true, std::decay_t<decltype(op)>>{op});
-  });
-}
-
-#define ACTIVATION_DEFINE_INT_KERNEL(name, type)                              \
-  ACTIVATION_MULTIVERSION void name(const IntConstants& c, const uint8_t* in, \
-                                    uint8_t* out, size_t count) {             \
-    RunInt<type>(c, in, out, count);                                          \
-  }
-ACTIVATION_DEFINE_INT_KERNEL(ReluInt8, int8_t)
-ACTIVATION_DEFINE_INT_KERNEL(ReluInt16, int16_t)
-ACTIVATION_DEFINE_INT_KERNEL(ReluInt32, int32_t)
-ACTIVATION_DEFINE_INT_KERNEL(ReluInt64, int64_t)
-ACTIVATION_DEFINE_INT_KERNEL(ReluUInt8, uint8_t)
-ACTIVATION_DEFINE_INT_KERNEL(ReluUInt16, uint16_t)
-ACTIVATION_DEFINE_INT_KERNEL(ReluUInt32, uint32_t)
-ACTIVATION_DEFINE_INT_KERNEL(ReluUInt64, uint64_t)
-#undef ACTIVATION_DEFINE_INT_KERNEL
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define ACTIVATION_F16C_TARGET __attribute__((target("avx2,f16c")))
@@ -373,35 +381,28 @@ void ReluFloat16F16C(const FloatConstants& c, const uint8_t* in, uint8_t* out,
 }
 #endif
 
+namespace {
+
+void ReluKernel(TypeTag<Float16>, const FloatConstants& c, const uint8_t* in,
+                uint8_t* out, size_t count) {
+  if (CpuHasF16C()) {
+    ReluFloat16F16C(c, in, out, count);
+  } else {
+    ReluFloat16Portable(c, in, out, count);
+  }
+}
+
+}  // namespace
+
 void RunRelu(const ReluPlan& plan, const uint8_t* input, uint8_t* output,
              size_t count) {
-  switch (plan.dtype) {
-    case DataType::kFloat32:
-      return ReluFloat32(plan.f, input, output, count);
-    case DataType::kFloat64:
-      return ReluFloat64(plan.f, input, output, count);
-    case DataType::kFloat16:
-      return CpuHasF16C() ? ReluFloat16F16C(plan.f, input, output, count)
-                          : ReluFloat16Portable(plan.f, input, output, count);
-    case DataType::kBFloat16:
-      return ReluBFloat16(plan.f, input, output, count);
-    case DataType::kInt8:
-      return ReluInt8(plan.i, input, output, count);
-    case DataType::kInt16:
-      return ReluInt16(plan.i, input, output, count);
-    case DataType::kInt32:
-      return ReluInt32(plan.i, input, output, count);
-    case DataType::kInt64:
-      return ReluInt64(plan.i, input, output, count);
-    case DataType::kUInt8:
-      return ReluUInt8(plan.i, input, output, count);
-    case DataType::kUInt16:
-      return ReluUInt16(plan.i, input, output, count);
-    case DataType::kUInt32:
-      return ReluUInt32(plan.i, input, output, count);
-    case DataType::kUInt64:
-      return ReluUInt64(plan.i, input, output, count);
-  }
+  VisitDataType(plan.dtype, [&](auto tag) {
+    if constexpr (std::is_integral_v<typename decltype(tag)::type>) {
+      ReluKernel(tag, plan.i, input, output, count);
+    } else {
+      ReluKernel(tag, plan.f, input, output, count);
+    }
+  });
 }
 
 }  // namespace activation::core::internal

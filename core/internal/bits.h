@@ -23,9 +23,6 @@ inline uint32_t BitsFromFloat(float value) {
   return bits;
 }
 
-inline bool IsHalfNaN(uint16_t bits) { return (bits & 0x7FFFu) > 0x7C00u; }
-inline bool IsBFloat16NaN(uint16_t bits) { return (bits & 0x7FFFu) > 0x7F80u; }
-
 inline float HalfBitsToFloat(uint16_t half) {
   const uint32_t w = static_cast<uint32_t>(half) << 16;
   const uint32_t sign = w & 0x80000000u;

@@ -1,5 +1,6 @@
-// A ReLU call's parameters, validated and converted for one dtype, and the
-// multiversioned kernels that apply them. Internal to core/.
+// The multiversioned kernels that apply a ReluPlan (core/relu.h's ReluOp
+// makes one), and the buffer check ReluOp::Apply and Engine::Relu share.
+// Internal to core/.
 
 #ifndef ACTIVATION_CORE_INTERNAL_RELU_PLAN_H_
 #define ACTIVATION_CORE_INTERNAL_RELU_PLAN_H_
@@ -8,16 +9,9 @@
 #include <cstdint>
 
 #include "absl/status/status.h"
-#include "absl/status/statusor.h"
-#include "core/dtype.h"
 #include "core/internal/relu_constants.h"
-#include "core/relu.h"
 
 namespace activation::core::internal {
-
-// Validates `params` for `dtype` and converts them. Errors as
-// ValidateReluParams.
-absl::StatusOr<ReluPlan> MakeReluPlan(const ReluParams& params, DataType dtype);
 
 // Returns InvalidArgument when buffers of `bytes` at `input` and `output`
 // overlap without being the same.

@@ -1,10 +1,13 @@
 #include "core/dtype.h"
 
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <limits>
 #include <random>
+#include <type_traits>
 
 #include "gtest/gtest.h"
 #include "tests/testing/reference_float.h"
@@ -28,21 +31,100 @@ using ::activation::testing::RefBFloat16FromDouble;
 using ::activation::testing::RefHalfFromDouble;
 using ::activation::testing::RefHalfToFloat;
 
-TEST(DataTypeTest, ItemSizesAndNames) {
-  EXPECT_EQ(ItemSize(DataType::kFloat32), 4u);
-  EXPECT_EQ(ItemSize(DataType::kFloat64), 8u);
-  EXPECT_EQ(ItemSize(DataType::kFloat16), 2u);
-  EXPECT_EQ(ItemSize(DataType::kBFloat16), 2u);
-  EXPECT_EQ(ItemSize(DataType::kInt8), 1u);
-  EXPECT_EQ(ItemSize(DataType::kUInt64), 8u);
-  EXPECT_EQ(DataTypeName(DataType::kBFloat16), "BFLOAT16");
-  EXPECT_EQ(DataTypeName(DataType::kUInt16), "UINT16");
-  EXPECT_TRUE(IsFloatingPoint(DataType::kFloat16));
-  EXPECT_FALSE(IsFloatingPoint(DataType::kInt32));
-  EXPECT_FALSE(IsValidDataType(0));
-  EXPECT_FALSE(IsValidDataType(13));
-  for (DataType dtype : kAllDataTypes) {
-    EXPECT_TRUE(IsValidDataType(static_cast<int>(dtype)));
+// Returns true when VisitDataType calls the visitor with TypeTag<Expected>.
+template <typename Expected>
+bool VisitsAs(DataType dtype) {
+  return VisitDataType(dtype, [](auto tag) {
+    return std::is_same_v<typename decltype(tag)::type, Expected>;
+  });
+}
+
+TEST(VisitDataTypeTest, EachDtypeGivesItsElementType) {
+  EXPECT_TRUE(VisitsAs<float>(DataType::kFloat32));
+  EXPECT_TRUE(VisitsAs<double>(DataType::kFloat64));
+  EXPECT_TRUE(VisitsAs<Float16>(DataType::kFloat16));
+  EXPECT_TRUE(VisitsAs<BFloat16>(DataType::kBFloat16));
+  EXPECT_TRUE(VisitsAs<int8_t>(DataType::kInt8));
+  EXPECT_TRUE(VisitsAs<int16_t>(DataType::kInt16));
+  EXPECT_TRUE(VisitsAs<int32_t>(DataType::kInt32));
+  EXPECT_TRUE(VisitsAs<int64_t>(DataType::kInt64));
+  EXPECT_TRUE(VisitsAs<uint8_t>(DataType::kUInt8));
+  EXPECT_TRUE(VisitsAs<uint16_t>(DataType::kUInt16));
+  EXPECT_TRUE(VisitsAs<uint32_t>(DataType::kUInt32));
+  EXPECT_TRUE(VisitsAs<uint64_t>(DataType::kUInt64));
+  EXPECT_FALSE(VisitsAs<uint16_t>(DataType::kFloat16));
+  EXPECT_FALSE(VisitsAs<Float16>(DataType::kBFloat16));
+}
+
+TEST(VisitDataTypeTest, TypeSizesAreTheElementSizes) {
+  static_assert(sizeof(Float16) == 2 && alignof(Float16) == 2);
+  static_assert(sizeof(BFloat16) == 2 && alignof(BFloat16) == 2);
+  const struct {
+    DataType dtype;
+    size_t size;
+  } kCases[] = {
+      {DataType::kFloat32, 4}, {DataType::kFloat64, 8},
+      {DataType::kFloat16, 2}, {DataType::kBFloat16, 2},
+      {DataType::kInt8, 1},    {DataType::kInt16, 2},
+      {DataType::kInt32, 4},   {DataType::kInt64, 8},
+      {DataType::kUInt8, 1},   {DataType::kUInt16, 2},
+      {DataType::kUInt32, 4},  {DataType::kUInt64, 8},
+  };
+  for (const auto& c : kCases) {
+    const size_t size = VisitDataType(
+        c.dtype, [](auto tag) { return sizeof(typename decltype(tag)::type); });
+    EXPECT_EQ(size, c.size) << DataTypeName(c.dtype);
+    EXPECT_EQ(ItemSize(c.dtype), c.size) << DataTypeName(c.dtype);
+  }
+}
+
+TEST(VisitDataTypeTest, ReturnsWhatTheVisitorReturnsReferencesIncluded) {
+  int counter = 0;
+  int& result =
+      VisitDataType(DataType::kInt32, [&](auto) -> int& { return counter; });
+  result = 7;
+  EXPECT_EQ(counter, 7);
+  int calls = 0;
+  VisitDataType(DataType::kUInt64, [&](auto) { ++calls; });
+  EXPECT_EQ(calls, 1);
+}
+
+TEST(DataTypeTest, NamesSizesAndKindsOfEveryDtype) {
+  const struct {
+    DataType dtype;
+    const char* name;
+    bool floating_point;
+  } kCases[] = {
+      {DataType::kFloat32, "FLOAT32", true},
+      {DataType::kFloat64, "FLOAT64", true},
+      {DataType::kFloat16, "FLOAT16", true},
+      {DataType::kBFloat16, "BFLOAT16", true},
+      {DataType::kInt8, "INT8", false},
+      {DataType::kInt16, "INT16", false},
+      {DataType::kInt32, "INT32", false},
+      {DataType::kInt64, "INT64", false},
+      {DataType::kUInt8, "UINT8", false},
+      {DataType::kUInt16, "UINT16", false},
+      {DataType::kUInt32, "UINT32", false},
+      {DataType::kUInt64, "UINT64", false},
+  };
+  ASSERT_EQ(std::size(kCases), kAllDataTypes.size());
+  for (size_t i = 0; i < kAllDataTypes.size(); ++i) {
+    const auto& c = kCases[i];
+    EXPECT_EQ(kAllDataTypes[i], c.dtype);
+    EXPECT_TRUE(IsValidDataType(static_cast<int>(c.dtype)));
+    EXPECT_EQ(DataTypeName(c.dtype), c.name);
+    EXPECT_EQ(IsFloatingPoint(c.dtype), c.floating_point) << c.name;
+  }
+}
+
+TEST(DataTypeTest, ValuesOutsideTheEnumAreInvalidAndHaveNoSizeOrName) {
+  for (int value : {0, 13, -1}) {
+    const auto dtype = static_cast<DataType>(value);
+    EXPECT_FALSE(IsValidDataType(value));
+    EXPECT_EQ(ItemSize(dtype), 0u);
+    EXPECT_EQ(DataTypeName(dtype), "UNKNOWN");
+    EXPECT_FALSE(IsFloatingPoint(dtype));
   }
 }
 

@@ -185,5 +185,30 @@ TEST(EngineTest, EveryDtypeRunsInParallel) {
   }
 }
 
+TEST(EngineTest, ReluWithAnOpEqualsReluWithItsParamsForEveryDtype) {
+  auto engine = MakeEngine(2, 512);
+  ASSERT_NE(engine, nullptr);
+  std::mt19937 rng(9);
+  ReluParams params;
+  params.max_value = 5.5;
+  params.negative_slope = 0.75;
+  params.threshold = -1.5;
+  for (DataType dtype : kAllDataTypes) {
+    const size_t n = 10'001;
+    std::vector<uint8_t> in(n * ItemSize(dtype));
+    for (uint8_t& b : in) b = static_cast<uint8_t>(rng());
+    absl::StatusOr<ReluOp> op = ReluOp::Create(params, dtype);
+    ASSERT_OK(op);
+    std::vector<uint8_t> with_params(in.size());
+    std::vector<uint8_t> with_op(in.size());
+    std::vector<uint8_t> serial(in.size());
+    ASSERT_OK(engine->Relu(params, dtype, in.data(), with_params.data(), n));
+    ASSERT_OK(engine->Relu(*op, in.data(), with_op.data(), n));
+    ASSERT_OK(op->Apply(in.data(), serial.data(), n));
+    EXPECT_EQ(with_op, with_params) << DataTypeName(dtype);
+    EXPECT_EQ(with_op, serial) << DataTypeName(dtype);
+  }
+}
+
 }  // namespace
 }  // namespace activation::core

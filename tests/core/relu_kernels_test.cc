@@ -28,16 +28,16 @@ TEST(ReluKernelsTest, Float16F16CMatchesPortableOnEveryHalf) {
           params.max_value = max_value;
           params.negative_slope = slope;
           params.threshold = threshold;
-          absl::StatusOr<ReluPlan> plan =
-              MakeReluPlan(params, DataType::kFloat16);
-          ASSERT_OK(plan);
+          absl::StatusOr<ReluOp> op =
+              ReluOp::Create(params, DataType::kFloat16);
+          ASSERT_OK(op);
+          const FloatConstants& c = op->plan().f;
           std::vector<uint16_t> portable(in.size());
           std::vector<uint16_t> f16c(in.size());
           const auto* src = reinterpret_cast<const uint8_t*>(in.data());
-          ReluFloat16Portable(plan->f, src,
-                              reinterpret_cast<uint8_t*>(portable.data()),
-                              in.size());
-          ReluFloat16F16C(plan->f, src, reinterpret_cast<uint8_t*>(f16c.data()),
+          ReluFloat16Portable(
+              c, src, reinterpret_cast<uint8_t*>(portable.data()), in.size());
+          ReluFloat16F16C(c, src, reinterpret_cast<uint8_t*>(f16c.data()),
                           in.size());
           for (size_t i = 0; i < in.size(); ++i) {
             ASSERT_EQ(portable[i], f16c[i])
@@ -47,8 +47,7 @@ TEST(ReluKernelsTest, Float16F16CMatchesPortableOnEveryHalf) {
           // In place, one byte off alignment.
           std::vector<uint8_t> bytes(2 * in.size() + 1);
           std::memcpy(bytes.data() + 1, in.data(), 2 * in.size());
-          ReluFloat16F16C(plan->f, bytes.data() + 1, bytes.data() + 1,
-                          in.size());
+          ReluFloat16F16C(c, bytes.data() + 1, bytes.data() + 1, in.size());
           ASSERT_EQ(
               std::memcmp(bytes.data() + 1, portable.data(), 2 * in.size()), 0)
               << "in place, keras " << keras << " slope " << slope
