@@ -14,7 +14,6 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
-#include <limits>
 #include <string>
 #include <vector>
 
@@ -28,9 +27,10 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
-#include "client/bench.h"
+#include "client/cli/bench.h"
+#include "client/cli/npy.h"
+#include "client/cli/values.h"
 #include "client/client.h"
-#include "client/npy.h"
 #include "core/dtype.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -79,7 +79,7 @@ ABSL_FLAG(std::string, O, "summary", "bench: output format, summary or json");
 ABSL_FLAG(int, verify_every, 100, "bench: check every Nth answer; 0: none");
 ABSL_FLAG(bool, allow_errors, false, "bench: exit 0 even if calls failed");
 
-namespace activation {
+namespace activation::cli {
 namespace {
 
 constexpr char kUsage[] = R"(activation_client: call activation_server.
@@ -230,160 +230,6 @@ absl::StatusOr<std::unique_ptr<Client>> ClientFromFlags() {
   return Client::Create(absl::GetFlag(FLAGS_target), *options);
 }
 
-// Parses one --values entry for an integer `dtype`, exactly and within the
-// type's range, as its two's-complement bits.
-absl::StatusOr<uint64_t> ParseInteger(absl::string_view text,
-                                      core::DataType dtype) {
-  const int bits = 8 * static_cast<int>(core::ItemSize(dtype));
-  const bool is_signed =
-      dtype == core::DataType::kInt8 || dtype == core::DataType::kInt16 ||
-      dtype == core::DataType::kInt32 || dtype == core::DataType::kInt64;
-  if (is_signed) {
-    const int64_t hi = bits == 64 ? std::numeric_limits<int64_t>::max()
-                                  : (int64_t{1} << (bits - 1)) - 1;
-    const int64_t lo = -hi - 1;
-    int64_t v;
-    if (!absl::SimpleAtoi(text, &v) || v < lo || v > hi) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--values: \"", text, "\" is not an integer in ",
-          core::DataTypeName(dtype), "'s range [", lo, ", ", hi, "]"));
-    }
-    return static_cast<uint64_t>(v);
-  }
-  const uint64_t hi = bits == 64 ? std::numeric_limits<uint64_t>::max()
-                                 : (uint64_t{1} << bits) - 1;
-  uint64_t v;
-  if (!absl::SimpleAtoi(text, &v) || v > hi) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--values: \"", text, "\" is not an integer in ",
-                     core::DataTypeName(dtype), "'s range [0, ", hi, "]"));
-  }
-  return v;
-}
-
-// Packs comma-separated values as `dtype` elements.
-absl::StatusOr<Tensor> TensorFromValues(const std::string& text,
-                                        core::DataType dtype) {
-  Tensor tensor;
-  tensor.dtype = dtype;
-  const size_t item = core::ItemSize(dtype);
-  for (absl::string_view part : absl::StrSplit(text, ',')) {
-    part = absl::StripAsciiWhitespace(part);
-    char bytes[8];
-    if (!core::IsFloatingPoint(dtype)) {
-      absl::StatusOr<uint64_t> bits = ParseInteger(part, dtype);
-      if (!bits.ok()) return bits.status();
-      std::memcpy(bytes, &*bits, item);  // little-endian: the low bytes
-      tensor.data.append(bytes, item);
-      continue;
-    }
-    double v;
-    if (!absl::SimpleAtod(part, &v)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--values: not a number: \"", part, "\""));
-    }
-    switch (dtype) {
-      case core::DataType::kFloat32: {
-        const float f = static_cast<float>(v);
-        std::memcpy(bytes, &f, 4);
-        break;
-      }
-      case core::DataType::kFloat16: {
-        const uint16_t h = core::FloatToHalf(static_cast<float>(v));
-        std::memcpy(bytes, &h, 2);
-        break;
-      }
-      case core::DataType::kBFloat16: {
-        const uint16_t h = core::FloatToBFloat16(static_cast<float>(v));
-        std::memcpy(bytes, &h, 2);
-        break;
-      }
-      default:  // FLOAT64
-        std::memcpy(bytes, &v, 8);
-    }
-    tensor.data.append(bytes, item);
-  }
-  tensor.shape = {static_cast<int64_t>(tensor.data.size() / item)};
-  return tensor;
-}
-
-std::string FormatValues(const Tensor& tensor) {
-  std::vector<std::string> out;
-  const size_t item = core::ItemSize(tensor.dtype);
-  for (size_t i = 0; i + item <= tensor.data.size(); i += item) {
-    const char* p = tensor.data.data() + i;
-    switch (tensor.dtype) {
-      case core::DataType::kFloat32: {
-        float f;
-        std::memcpy(&f, p, 4);
-        out.push_back(absl::StrCat(f));
-        break;
-      }
-      case core::DataType::kFloat64: {
-        double d;
-        std::memcpy(&d, p, 8);
-        out.push_back(absl::StrCat(d));
-        break;
-      }
-      case core::DataType::kFloat16: {
-        uint16_t h;
-        std::memcpy(&h, p, 2);
-        out.push_back(absl::StrCat(core::HalfToFloat(h)));
-        break;
-      }
-      case core::DataType::kBFloat16: {
-        uint16_t h;
-        std::memcpy(&h, p, 2);
-        out.push_back(absl::StrCat(core::BFloat16ToFloat(h)));
-        break;
-      }
-      case core::DataType::kInt8:
-        out.push_back(absl::StrCat(static_cast<int8_t>(*p)));
-        break;
-      case core::DataType::kUInt8:
-        out.push_back(absl::StrCat(static_cast<uint8_t>(*p)));
-        break;
-      case core::DataType::kInt16: {
-        int16_t v;
-        std::memcpy(&v, p, 2);
-        out.push_back(absl::StrCat(v));
-        break;
-      }
-      case core::DataType::kUInt16: {
-        uint16_t v;
-        std::memcpy(&v, p, 2);
-        out.push_back(absl::StrCat(v));
-        break;
-      }
-      case core::DataType::kInt32: {
-        int32_t v;
-        std::memcpy(&v, p, 4);
-        out.push_back(absl::StrCat(v));
-        break;
-      }
-      case core::DataType::kUInt32: {
-        uint32_t v;
-        std::memcpy(&v, p, 4);
-        out.push_back(absl::StrCat(v));
-        break;
-      }
-      case core::DataType::kInt64: {
-        int64_t v;
-        std::memcpy(&v, p, 8);
-        out.push_back(absl::StrCat(v));
-        break;
-      }
-      case core::DataType::kUInt64: {
-        uint64_t v;
-        std::memcpy(&v, p, 8);
-        out.push_back(absl::StrCat(v));
-        break;
-      }
-    }
-  }
-  return absl::StrJoin(out, ",");
-}
-
 int RunRelu() {
   absl::StatusOr<ReluParams> params = ParamsFromFlags();
   if (!params.ok()) return Fail(params.status());
@@ -499,12 +345,12 @@ int RunBenchCommand() {
 }
 
 }  // namespace
-}  // namespace activation
+}  // namespace activation::cli
 
 int main(int argc, char** argv) {
-  using activation::Commands;
+  using activation::cli::Commands;
   // `<command> --help` is ours; absl's --help would list every flag.
-  const activation::Command* named = nullptr;
+  const activation::cli::Command* named = nullptr;
   bool help = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -514,7 +360,7 @@ int main(int argc, char** argv) {
     }
   }
   if (help && named != nullptr) {
-    activation::PrintHelp(*named);
+    activation::cli::PrintHelp(*named);
     return 0;
   }
 
@@ -524,18 +370,18 @@ int main(int argc, char** argv) {
       target != nullptr && *target != '\0') {
     absl::SetFlag(&FLAGS_target, target);
   }
-  absl::SetProgramUsageMessage(activation::kUsage);
+  absl::SetProgramUsageMessage(activation::cli::kUsage);
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   if (positional.size() != 2) {
-    std::cerr << activation::kUsage << "\n";
+    std::cerr << activation::cli::kUsage << "\n";
     return 2;
   }
   const std::string command = positional[1];
-  if (command == "relu") return activation::RunRelu();
-  if (command == "health") return activation::RunHealth();
-  if (command == "info") return activation::RunInfo();
-  if (command == "bench") return activation::RunBenchCommand();
+  if (command == "relu") return activation::cli::RunRelu();
+  if (command == "health") return activation::cli::RunHealth();
+  if (command == "info") return activation::cli::RunInfo();
+  if (command == "bench") return activation::cli::RunBenchCommand();
   std::cerr << "activation_client: unknown command \"" << command << "\"\n\n"
-            << activation::kUsage << "\n";
+            << activation::cli::kUsage << "\n";
   return 2;
 }

@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_set>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -57,7 +58,19 @@ struct ClientOptions {
   bool dedicated_connection = false;
 };
 
+// Returns a channel to `target` (see Client::Create) with the credentials,
+// message limits, service config (round-robin, retries), keepalive and
+// connection sharing `options` ask for. The token is not part of the
+// channel: callers add it to each call. For tools that make their own calls
+// on the same terms as Client (activation_client bench). Returns
+// InvalidArgument for an empty target, a certificate without its key (or the
+// reverse) or an unreadable TLS file.
+absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateChannel(
+    const std::string& target, const ClientOptions& options);
+
 // Thread-safe: any number of threads may call at once over one channel.
+// Destroying the client cancels the ReluAsync calls still outstanding and
+// waits until each has run its callback.
 class Client {
  public:
   using Callback = std::function<void(absl::StatusOr<Tensor>)>;
@@ -72,18 +85,25 @@ class Client {
   // Not copyable.
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
+  // Cancels outstanding ReluAsync calls and waits for their callbacks. Must
+  // not be called from one of those callbacks.
+  ~Client();
 
   // Returns ReLU of `input`, taking its buffer (no copy for the call). Tensors
-  // over the message limit go in chunks (see above). Errors: the server's
-  // status and message (e.g. INVALID_ARGUMENT "input.raw_data has ..."),
-  // UNAVAILABLE when the server cannot be reached, DEADLINE_EXCEEDED.
+  // over the message limit go in chunks (see above). Errors: INVALID_ARGUMENT
+  // for a bad shape ("tensor.shape[0] must be >= 0, got -1", a size that
+  // overflows) or a buffer that does not match it, checked before anything
+  // is sent; the server's status and message (e.g. INVALID_ARGUMENT
+  // "Relu: input.raw_data has ..."); UNAVAILABLE when the server cannot be
+  // reached; DEADLINE_EXCEEDED.
   absl::StatusOr<Tensor> Relu(
       Tensor input, const ReluParams& params = {},
       std::optional<absl::Duration> deadline = std::nullopt);
 
-  // As Relu, but returns at once and calls `done` with the result, on a
-  // gRPC thread (or, for chunked tensors, a thread of its own). *this must
-  // outlive the call.
+  // As Relu, but returns at once and calls `done` exactly once with the
+  // result: on a gRPC thread, or on the calling thread before ReluAsync
+  // returns when `input` is rejected before anything is sent. Starts no
+  // thread: chunked tensors stream through gRPC's callback API.
   void ReluAsync(Tensor input, const ReluParams& params, Callback done,
                  std::optional<absl::Duration> deadline = std::nullopt);
 
@@ -97,32 +117,50 @@ class Client {
 
   // The largest tensor payload sent in one message, in bytes: the smaller
   // of the client's and the server's message limits, less room for the
-  // message's other fields.
+  // message's other fields. Asks the server (GetServerInfo) until it has
+  // answered once; concurrent first callers may each ask.
   absl::StatusOr<uint64_t> MaxPayloadBytes();
-
-  // For tools that make their own calls (activation_client bench): a context
-  // with the deadline and token set, and the stub.
-  std::unique_ptr<grpc::ClientContext> NewContext(
-      std::optional<absl::Duration> deadline = std::nullopt) const;
-  v1::ActivationService::Stub& stub() { return *stub_; }
 
  private:
   Client(ClientOptions options, std::shared_ptr<grpc::Channel> channel);
 
-  absl::StatusOr<Tensor> ReluChunked(Tensor input, const ReluParams& params,
-                                     absl::Duration deadline,
-                                     uint64_t chunk_bytes);
+  // Returns the deadline of a call that gives `timeout`, or none.
+  absl::Time DeadlineFrom(std::optional<absl::Duration> timeout) const;
+
+  // Returns a context with the deadline and token set, registered so that
+  // ~Client can cancel it until ReleaseContext; null once ~Client has begun.
+  std::shared_ptr<grpc::ClientContext> NewContext(absl::Time deadline);
+  void ReleaseContext(const std::shared_ptr<grpc::ClientContext>& context);
+
+  // Counts a ReluAsync call from its start until its callback has returned.
+  void BeginCall();
+  void EndCall();
+
+  // Starts ReLU of a validated `input` of `bytes` bytes, given the payload
+  // limit, and calls `done` with the result on a gRPC thread.
+  void StartRelu(Tensor input, const ReluParams& params, uint64_t bytes,
+                 uint64_t max_payload, absl::Time deadline, Callback done);
+  // Asks the server's payload limit, then StartRelu.
+  void ProbeThenStartRelu(Tensor input, const ReluParams& params,
+                          uint64_t bytes, absl::Time deadline, Callback done);
+  void StartUnary(Tensor input, const ReluParams& params, uint64_t bytes,
+                  absl::Time deadline, Callback done);
+  void StartChunked(Tensor input, const ReluParams& params,
+                    uint64_t chunk_bytes, absl::Time deadline, Callback done);
 
   const ClientOptions options_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::ActivationService::Stub> stub_;
   absl::Mutex mu_;
   std::optional<uint64_t> max_payload_bytes_ ABSL_GUARDED_BY(mu_);
+  // ReluAsync calls whose callback has not returned yet.
+  int outstanding_calls_ ABSL_GUARDED_BY(mu_) = 0;
+  // Set by ~Client: contexts are no longer handed out.
+  bool closing_ ABSL_GUARDED_BY(mu_) = false;
+  // The contexts of calls in progress, for ~Client to cancel.
+  std::unordered_set<std::shared_ptr<grpc::ClientContext>> live_contexts_
+      ABSL_GUARDED_BY(mu_);
 };
-
-// Converts the wire contract's types, for tools built on the client.
-v1::ReluParams ToWire(const ReluParams& params);
-absl::Status FromGrpcStatus(const grpc::Status& status, absl::string_view rpc);
 
 }  // namespace activation
 

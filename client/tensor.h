@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "core/dtype.h"
 #include "core/relu.h"
 
@@ -21,7 +22,7 @@ struct Tensor {
   // that it moves into and out of protobuf messages without a copy.
   std::string data;
 
-  // product(shape).
+  // product(shape), for a shape ByteSize accepts: it wraps for others.
   uint64_t elements() const {
     uint64_t n = 1;
     for (int64_t dim : shape) n *= static_cast<uint64_t>(dim);
@@ -49,6 +50,12 @@ struct Tensor {
     return values;
   }
 };
+
+// Returns product(shape) * ItemSize(dtype), the size `data` must have.
+// Returns InvalidArgument naming the dimension for a negative one
+// ("tensor.shape[0] must be >= 0, got -1"), or when the size does not fit
+// in 64 bits. Does not look at `data`.
+absl::StatusOr<uint64_t> ByteSize(const Tensor& tensor);
 
 // The ReLU parameters; the engine's, which docs/semantics.md describes.
 using ReluParams = core::ReluParams;

@@ -2,6 +2,12 @@
 
 #include "client/client.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -9,17 +15,17 @@
 #include <map>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
-#include "client/bench.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/metrics.h"
 #include "server/server.h"
-#include "tests/server/test_server.h"
 #include "tests/testing/prometheus_text.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/test_server.h"
 
 namespace activation {
 namespace {
@@ -80,17 +86,115 @@ TEST(ClientTest, ServerErrorsComeBackWithTheServersMessage) {
                                           HasSubstr("tensor has 8 bytes")));
 }
 
-TEST(ClientTest, UnreachableServerIsUnavailableAndDeadlineIsHonoured) {
+TEST(ClientTest, ShapeIsValidatedBeforeAnythingIsSent) {
+  server::ServerOptions server_options;
+  server_options.max_message_bytes = 1 << 20;
+  auto server = StartServer(server_options);
+  ASSERT_NE(server, nullptr);
+  auto client = Connect(*server);
+  // product(shape) wraps to 1 Mi elements, which the 4 MiB of data fill;
+  // over a 1 MiB server it would go in chunks whose shapes look fine.
+  Tensor negative;
+  negative.shape = {-1, -1048576};
+  negative.data.resize(size_t{4} << 20);
+  EXPECT_THAT(client->Relu(negative),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "tensor.shape[0] must be >= 0, got -1"));
+  negative.shape = {2, -3};
+  EXPECT_THAT(client->Relu(negative),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "tensor.shape[1] must be >= 0, got -3"));
+  // 2^62 elements of 4 bytes: 2^64 bytes wraps to 0, as do the empty data.
+  Tensor overflow;
+  overflow.shape = {int64_t{1} << 62};
+  EXPECT_THAT(client->Relu(overflow),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "tensor.shape [4611686018427387904] of FLOAT32 needs "
+                       "more than 2^64 bytes"));
+  overflow.shape = {int64_t{1} << 32, int64_t{1} << 32};
+  EXPECT_THAT(client->Relu(overflow),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("needs more than 2^64 bytes")));
+  std::promise<absl::Status> async;
+  client->ReluAsync(negative, {}, [&async](absl::StatusOr<Tensor> out) {
+    async.set_value(out.status());
+  });
+  EXPECT_THAT(async.get_future().get(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "tensor.shape[1] must be >= 0, got -3"));
+}
+
+TEST(ClientTest, UnreachableServerIsUnavailable) {
+  // A port bound but not listening: connections to it are refused.
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), length), 0);
+  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length), 0);
   ClientOptions options;
   options.retry_unavailable = false;
-  options.deadline = absl::Seconds(2);
-  auto client = Client::Create("127.0.0.1:1", options);
+  auto client = Client::Create(
+      absl::StrCat("127.0.0.1:", ntohs(address.sin_port)), options);
   ASSERT_OK(client);
-  const absl::Status status = (*client)->Relu(Tensor::Float32({1.0f})).status();
-  EXPECT_THAT(status.code(),
-              ::testing::AnyOf(absl::StatusCode::kUnavailable,
-                               absl::StatusCode::kDeadlineExceeded));
-  EXPECT_THAT(status.message(), HasSubstr("Relu: "));
+  EXPECT_THAT((*client)->Relu(Tensor::Float32({1.0f})),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("Relu: ")));
+  close(fd);
+}
+
+// A port that accepts connections (the kernel completes the handshake) and
+// never answers: a call to it can only end by its deadline.
+class SilentServer {
+ public:
+  SilentServer() : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof(address);
+    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&address), length), 0);
+    EXPECT_EQ(listen(fd_, 16), 0);
+    EXPECT_EQ(getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length),
+              0);
+    port_ = ntohs(address.sin_port);
+  }
+  ~SilentServer() { close(fd_); }
+  int port() const { return port_; }
+
+ private:
+  int fd_;
+  int port_ = 0;
+};
+
+TEST(ClientTest, DeadlineIsHonoured) {
+  SilentServer server;
+  auto client = Client::Create(absl::StrCat("127.0.0.1:", server.port()));
+  ASSERT_OK(client);
+  const auto start = std::chrono::steady_clock::now();
+  const absl::Status status =
+      (*client)
+          ->Relu(Tensor::Float32({1.0f}), {}, absl::Milliseconds(200))
+          .status();
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kDeadlineExceeded,
+                               HasSubstr("Relu: ")));
+  EXPECT_GE(took, std::chrono::milliseconds(150));
+  EXPECT_LE(took, std::chrono::seconds(2));
+
+  // The same for a call started async (no GetServerInfo probe: small).
+  std::promise<absl::Status> async;
+  const auto async_start = std::chrono::steady_clock::now();
+  (*client)->ReluAsync(
+      Tensor::Float32({1.0f}), {},
+      [&async](absl::StatusOr<Tensor> out) { async.set_value(out.status()); },
+      absl::Milliseconds(200));
+  EXPECT_THAT(
+      async.get_future().get(),
+      StatusIs(absl::StatusCode::kDeadlineExceeded, HasSubstr("Relu: ")));
+  const auto async_took = std::chrono::steady_clock::now() - async_start;
+  EXPECT_GE(async_took, std::chrono::milliseconds(150));
+  EXPECT_LE(async_took, std::chrono::seconds(2));
 }
 
 TEST(ClientTest, AsyncCallsPipeline) {
@@ -166,6 +270,72 @@ TEST(ClientTest, TensorOverTheMessageLimitIsChunkedExactlyWithBoundedMemory) {
             64);
 }
 
+// A FLOAT32 tensor of `n` elements, -2.5, -1.5, ... cycling over 7 values.
+Tensor Ramp(uint64_t n) {
+  std::vector<float> values(n);
+  for (uint64_t i = 0; i < n; ++i) values[i] = static_cast<float>(i % 7) - 2.5f;
+  return Tensor::Float32(values);
+}
+
+TEST(ClientTest, AsyncTensorOverTheMessageLimitIsChunked) {
+  server::ServerOptions server_options;
+  server_options.max_message_bytes = 1 << 20;
+  server_options.metrics_address = "127.0.0.1:0";
+  auto server = StartServer(server_options);
+  ASSERT_NE(server, nullptr);
+  auto client = Connect(*server);
+  const uint64_t n = uint64_t{4} << 20;  // 16 MiB: at least 16 chunks
+  std::promise<absl::StatusOr<Tensor>> result;
+  client->ReluAsync(Ramp(n), {}, [&result](absl::StatusOr<Tensor> out) {
+    result.set_value(std::move(out));
+  });
+  absl::StatusOr<Tensor> out = result.get_future().get();
+  ASSERT_OK(out);
+  const std::vector<float> got = out->As<float>();
+  ASSERT_EQ(got.size(), n);
+  uint64_t wrong = 0;
+  for (uint64_t i = 0; i < n; ++i) {
+    wrong += got[i] != std::max(0.0f, static_cast<float>(i % 7) - 2.5f);
+  }
+  EXPECT_EQ(wrong, 0u);
+  std::map<std::string, double> m = ParseSamples(server->metrics()->Scrape());
+  EXPECT_GE(m["grpc_server_msg_received_total{grpc_method=\"ReluStream\","
+              "grpc_service=\"activation.v1.ActivationService\","
+              "grpc_type=\"bidi_stream\"}"],
+            16);
+}
+
+TEST(ClientTest, DestroyingTheClientEndsEveryAsyncCallOnce) {
+  server::ServerOptions server_options;
+  server_options.max_message_bytes = 1 << 20;
+  auto server = StartServer(server_options);
+  ASSERT_NE(server, nullptr);
+  constexpr int kChunked = 4;  // the first also asks the server's limit
+  constexpr int kSmall = 32;
+  std::vector<std::atomic<int>> calls(kChunked + kSmall);
+  std::vector<absl::StatusCode> codes(kChunked + kSmall);
+  {
+    auto client = Connect(*server);
+    for (int i = 0; i < kChunked + kSmall; ++i) {
+      client->ReluAsync(i < kChunked ? Ramp(uint64_t{4} << 20) : Ramp(16), {},
+                        [&calls, &codes, i](absl::StatusOr<Tensor> out) {
+                          codes[i] = out.status().code();
+                          ++calls[i];
+                        });
+    }
+  }  // ~Client cancels what is left and waits for the callbacks
+  for (int i = 0; i < kChunked + kSmall; ++i) {
+    EXPECT_EQ(calls[i].load(), 1) << "call " << i;
+    EXPECT_THAT(codes[i], ::testing::AnyOf(absl::StatusCode::kOk,
+                                           absl::StatusCode::kCancelled))
+        << "call " << i;
+  }
+  // No callback runs later, and the server is fine.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  for (int i = 0; i < kChunked + kSmall; ++i) EXPECT_EQ(calls[i].load(), 1);
+  EXPECT_OK(Connect(*server)->Relu(Tensor::Float32({1.0f})));
+}
+
 TEST(ClientTest, AnAddressListIsBalancedRoundRobin) {
   server::ServerOptions options;
   options.metrics_address = "127.0.0.1:0";
@@ -216,64 +386,6 @@ TEST(ClientTest, GetServerInfoAndHealth) {
   EXPECT_THAT(
       client->Health("no.such.Service"),
       StatusIs(absl::StatusCode::kNotFound, HasSubstr("unknown service")));
-}
-
-TEST(BenchTest, CountsAndStatusesEqualTheServersMetrics) {
-  server::ServerOptions server_options;
-  server_options.metrics_address = "127.0.0.1:0";
-  server_options.max_inflight = 2;  // some calls get RESOURCE_EXHAUSTED
-  auto server = StartServer(server_options);
-  ASSERT_NE(server, nullptr);
-  BenchOptions options;
-  options.concurrency = 8;
-  options.total = 400;
-  options.shape = {256};
-  options.verify_every = 1;
-  ClientOptions client_options;
-  client_options.retry_unavailable = false;  // count every refusal
-  absl::StatusOr<BenchReport> report = RunBench(
-      absl::StrCat("127.0.0.1:", server->port()), client_options, options);
-
-  ASSERT_OK(report);
-  EXPECT_EQ(report->count, 400);
-  EXPECT_EQ(report->mismatches, 0);
-  const int64_t ok = report->status_codes["OK"];
-  EXPECT_EQ(report->verified, ok);
-  std::map<std::string, double> m = ParseSamples(server->metrics()->Scrape());
-  auto handled = [&](const char* code) {
-    return m[absl::StrCat("grpc_server_handled_total{grpc_code=\"", code,
-                          "\",grpc_method=\"Relu\",grpc_service=\"activation."
-                          "v1.ActivationService\",grpc_type=\"unary\"}")];
-  };
-  EXPECT_EQ(handled("OK"), ok);
-  EXPECT_EQ(handled("RESOURCE_EXHAUSTED"),
-            report->status_codes["ResourceExhausted"]);
-  EXPECT_EQ(ok + report->status_codes["ResourceExhausted"], 400);
-  const std::string summary = report->Summary();
-  for (const char* part :
-       {"Summary:", "Count:\t400", "Requests/sec:", "Latency distribution:",
-        "99.9 % in", "Status code distribution:", "[OK]"}) {
-    EXPECT_THAT(summary, HasSubstr(part));
-  }
-  EXPECT_THAT(report->Json(), HasSubstr("\"count\":400"));
-}
-
-TEST(BenchTest, StreamModeCountsEveryMessage) {
-  auto server = StartServer(server::ServerOptions());
-  ASSERT_NE(server, nullptr);
-  BenchOptions options;
-  options.concurrency = 4;
-  options.total = 200;
-  options.stream = true;
-  options.float_data = true;
-  options.verify_every = 7;
-  absl::StatusOr<BenchReport> report = RunBench(
-      absl::StrCat("127.0.0.1:", server->port()), ClientOptions(), options);
-  ASSERT_OK(report);
-  EXPECT_EQ(report->count, 200);
-  EXPECT_EQ(report->status_codes["OK"], 200);
-  EXPECT_GT(report->verified, 0);
-  EXPECT_EQ(report->mismatches, 0);
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-#include "client/npy.h"
+#include "client/cli/npy.h"
 
 #include <stdlib.h>
 
@@ -13,7 +13,7 @@
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
 
-namespace activation {
+namespace activation::cli {
 namespace {
 
 using ::activation::testing::StatusIs;
@@ -174,4 +174,4 @@ TEST(NpyParseTest, BFloat16HasNoNumPyDtype) {
 }
 
 }  // namespace
-}  // namespace activation
+}  // namespace activation::cli

@@ -1,4 +1,4 @@
-#include "client/npy.h"
+#include "client/cli/npy.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -17,7 +17,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 
-namespace activation {
+namespace activation::cli {
 namespace {
 
 constexpr char kMagic[] = "\x93NUMPY";
@@ -120,36 +120,45 @@ std::string FortranToC(const std::string& data,
   return out;
 }
 
-}  // namespace
+// Where the header dict and the data are in a .npy file.
+struct Layout {
+  absl::string_view header;
+  size_t data_start;
+};
 
-absl::StatusOr<Tensor> ParseNpy(const std::string& bytes) {
+// Reads the magic string, the version and the header length.
+absl::StatusOr<Layout> ParsePreamble(const std::string& bytes) {
   if (bytes.size() < 10 || bytes.compare(0, kMagicSize, kMagic) != 0) {
     return Invalid("not a .npy file (no \\x93NUMPY magic)");
   }
   const int major = static_cast<unsigned char>(bytes[6]);
-  size_t header_len;
-  size_t header_start;
-  if (major == 1) {
-    header_len =
-        static_cast<unsigned char>(bytes[8]) |
-        (static_cast<size_t>(static_cast<unsigned char>(bytes[9])) << 8);
-    header_start = 10;
-  } else if (major == 2 || major == 3) {
-    if (bytes.size() < 12) return Invalid("truncated header");
-    header_len = 0;
-    for (int i = 3; i >= 0; --i) {
-      header_len = (header_len << 8) | static_cast<unsigned char>(bytes[8 + i]);
-    }
-    header_start = 12;
-  } else {
+  if (major < 1 || major > 3) {
     return Invalid(absl::StrCat("format version ", major,
                                 ".x is not supported (1.0, 2.0, 3.0 are)"));
+  }
+  // Little-endian length: 2 bytes in version 1, 4 in versions 2 and 3.
+  const size_t length_bytes = major == 1 ? 2 : 4;
+  const size_t header_start = 8 + length_bytes;
+  if (bytes.size() < header_start) return Invalid("truncated header");
+  size_t header_len = 0;
+  for (size_t i = length_bytes; i-- > 0;) {
+    header_len = (header_len << 8) | static_cast<unsigned char>(bytes[8 + i]);
   }
   if (header_start + header_len > bytes.size()) {
     return Invalid("truncated header");
   }
-  const absl::string_view header(bytes.data() + header_start, header_len);
+  return Layout{absl::string_view(bytes.data() + header_start, header_len),
+                header_start + header_len};
+}
 
+// The element type a header's 'descr' names.
+struct Descr {
+  absl::string_view code;  // as written, e.g. "<f4"
+  core::DataType dtype;
+  bool big_endian;
+};
+
+absl::StatusOr<Descr> ParseDescr(absl::string_view header) {
   absl::StatusOr<absl::string_view> descr = DictValue(header, "descr");
   if (!descr.ok()) return descr.status();
   if (descr->size() < 2 || ((*descr)[0] != '\'' && (*descr)[0] != '"')) {
@@ -157,21 +166,18 @@ absl::StatusOr<Tensor> ParseNpy(const std::string& bytes) {
                                 " is not supported"));
   }
   const absl::string_view code = descr->substr(1, descr->size() - 2);
-  if (code.size() != 3 ||
-      std::string("<>|=").find(code[0]) == std::string::npos) {
-    return Invalid(absl::StrCat("dtype '", code,
-                                "' is not supported; use one of "
-                                "f2 f4 f8 i1 i2 i4 i8 u1 u2 u4 u8"));
+  if (code.size() == 3 &&
+      absl::string_view("<>|=").find(code[0]) != absl::string_view::npos) {
+    for (const DtypeCode& d : kDtypes) {
+      if (code.substr(1) == d.code) return Descr{code, d.dtype, code[0] == '>'};
+    }
   }
-  const DtypeCode* found = nullptr;
-  for (const DtypeCode& d : kDtypes) {
-    if (code.substr(1) == d.code) found = &d;
-  }
-  if (found == nullptr) {
-    return Invalid(absl::StrCat("dtype '", code,
-                                "' is not supported; use one of "
-                                "f2 f4 f8 i1 i2 i4 i8 u1 u2 u4 u8"));
-  }
+  return Invalid(absl::StrCat("dtype '", code,
+                              "' is not supported; use one of "
+                              "f2 f4 f8 i1 i2 i4 i8 u1 u2 u4 u8"));
+}
+
+absl::StatusOr<bool> ParseFortranOrder(absl::string_view header) {
   absl::StatusOr<absl::string_view> fortran =
       DictValue(header, "fortran_order");
   if (!fortran.ok()) return fortran.status();
@@ -179,32 +185,54 @@ absl::StatusOr<Tensor> ParseNpy(const std::string& bytes) {
     return Invalid(
         absl::StrCat("fortran_order must be True or False, got ", *fortran));
   }
-  absl::StatusOr<absl::string_view> shape_text = DictValue(header, "shape");
+  return *fortran == "True";
+}
+
+// Checks that `tensor`'s shape, written `shape_text` in the header, needs
+// exactly the `available` bytes of data.
+absl::Status CheckDataSize(const Tensor& tensor, absl::string_view shape_text,
+                           absl::string_view code, uint64_t available) {
+  absl::StatusOr<uint64_t> needed = ByteSize(tensor);
+  if (!needed.ok()) {
+    return Invalid(absl::StrCat("shape ", shape_text, " overflows"));
+  }
+  if (*needed != available) {
+    const size_t item = core::ItemSize(tensor.dtype);
+    return Invalid(absl::StrCat("shape ", shape_text, " of '", code, "' needs ",
+                                *needed / item, " elements of ", item,
+                                " bytes; the file holds ", available,
+                                " bytes of data"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<Tensor> ParseNpy(const std::string& bytes) {
+  absl::StatusOr<Layout> layout = ParsePreamble(bytes);
+  if (!layout.ok()) return layout.status();
+  absl::StatusOr<Descr> descr = ParseDescr(layout->header);
+  if (!descr.ok()) return descr.status();
+  absl::StatusOr<bool> fortran = ParseFortranOrder(layout->header);
+  if (!fortran.ok()) return fortran.status();
+  absl::StatusOr<absl::string_view> shape_text =
+      DictValue(layout->header, "shape");
   if (!shape_text.ok()) return shape_text.status();
   absl::StatusOr<std::vector<int64_t>> shape = ParseShape(*shape_text);
   if (!shape.ok()) return shape.status();
 
   Tensor tensor;
-  tensor.dtype = found->dtype;
+  tensor.dtype = descr->dtype;
   tensor.shape = *std::move(shape);
+  if (absl::Status s = CheckDataSize(tensor, *shape_text, descr->code,
+                                     bytes.size() - layout->data_start);
+      !s.ok()) {
+    return s;
+  }
   const size_t item = core::ItemSize(tensor.dtype);
-  uint64_t count = 1;
-  for (int64_t dim : tensor.shape) {
-    if (__builtin_mul_overflow(count, static_cast<uint64_t>(dim), &count)) {
-      return Invalid(absl::StrCat("shape ", *shape_text, " overflows"));
-    }
-  }
-  const size_t data_start = header_start + header_len;
-  const uint64_t available = bytes.size() - data_start;
-  if (count > available / item || count * item != available) {
-    return Invalid(absl::StrCat("shape ", *shape_text, " of '", code,
-                                "' needs ", count, " elements of ", item,
-                                " bytes; the file holds ", available,
-                                " bytes of data"));
-  }
-  tensor.data = bytes.substr(data_start);
-  if (code[0] == '>' && item > 1) SwapBytes(tensor.data, item);
-  if (*fortran == "True" && tensor.shape.size() > 1) {
+  tensor.data = bytes.substr(layout->data_start);
+  if (descr->big_endian && item > 1) SwapBytes(tensor.data, item);
+  if (*fortran && tensor.shape.size() > 1) {
     tensor.data = FortranToC(tensor.data, tensor.shape, item);
   }
   return tensor;
@@ -263,4 +291,4 @@ absl::Status WriteNpy(const std::string& path, const Tensor& tensor) {
   return absl::OkStatus();
 }
 
-}  // namespace activation
+}  // namespace activation::cli

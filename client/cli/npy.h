@@ -1,15 +1,15 @@
 // NumPy .npy files: format versions 1.0, 2.0 and 3.0; dtypes f2 f4 f8 i1 i2
 // i4 i8 u1 u2 u4 u8 in either byte order; C or Fortran order.
 
-#ifndef ACTIVATION_CLIENT_NPY_H_
-#define ACTIVATION_CLIENT_NPY_H_
+#ifndef ACTIVATION_CLIENT_CLI_NPY_H_
+#define ACTIVATION_CLIENT_CLI_NPY_H_
 
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "client/tensor.h"
 
-namespace activation {
+namespace activation::cli {
 
 // Parses the bytes of a .npy file into a little-endian, row-major Tensor
 // (converting byte order and Fortran order). Returns InvalidArgument saying
@@ -28,6 +28,6 @@ absl::StatusOr<std::string> SerializeNpy(const Tensor& tensor);
 // Writes `tensor` to `path` as .npy.
 absl::Status WriteNpy(const std::string& path, const Tensor& tensor);
 
-}  // namespace activation
+}  // namespace activation::cli
 
-#endif  // ACTIVATION_CLIENT_NPY_H_
+#endif  // ACTIVATION_CLIENT_CLI_NPY_H_

@@ -1,4 +1,4 @@
-#include "client/bench.h"
+#include "client/cli/bench.h"
 
 #include <unistd.h>
 
@@ -8,7 +8,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <mutex>
+#include <functional>
+#include <optional>
 #include <random>
 #include <thread>
 #include <utility>
@@ -17,32 +18,17 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "core/relu.h"
+#include "wire/convert.h"
 
-namespace activation {
+namespace activation::cli {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using Stub = v1::ActivationService::Stub;
 
-const char* CodeName(grpc::StatusCode code) {
-  static constexpr const char* kNames[] = {"OK",
-                                           "Canceled",
-                                           "Unknown",
-                                           "InvalidArgument",
-                                           "DeadlineExceeded",
-                                           "NotFound",
-                                           "AlreadyExists",
-                                           "PermissionDenied",
-                                           "ResourceExhausted",
-                                           "FailedPrecondition",
-                                           "Aborted",
-                                           "OutOfRange",
-                                           "Unimplemented",
-                                           "Internal",
-                                           "Unavailable",
-                                           "DataLoss",
-                                           "Unauthenticated"};
-  const int i = static_cast<int>(code);
-  return i >= 0 && i < 17 ? kNames[i] : "Unknown";
+// Returns ghz's name of `code` ("OK", "Canceled", "InvalidArgument", ...).
+std::string GhzCodeName(grpc::StatusCode code) {
+  return std::string(wire::CodeName(static_cast<absl::StatusCode>(code)));
 }
 
 // What one worker saw; merged at the end.
@@ -66,9 +52,10 @@ absl::StatusOr<Payload> MakePayload(const BenchOptions& o) {
   Tensor tensor;
   tensor.dtype = o.dtype;
   tensor.shape = o.shape;
+  absl::StatusOr<uint64_t> bytes = ByteSize(tensor);
+  if (!bytes.ok()) return bytes.status();
   const uint64_t n = tensor.elements();
-  const size_t item = core::ItemSize(o.dtype);
-  tensor.data.resize(n * item);
+  tensor.data.resize(*bytes);
   std::mt19937 rng(42);
   if (o.dtype == core::DataType::kFloat32) {
     std::uniform_real_distribution<float> dist(-10, 10);
@@ -88,7 +75,7 @@ absl::StatusOr<Payload> MakePayload(const BenchOptions& o) {
     return s;
   }
   v1::Tensor* input = payload.request.mutable_input();
-  input->set_dtype(static_cast<v1::DataType>(static_cast<int>(o.dtype)));
+  input->set_dtype(wire::DataTypeToProto(o.dtype));
   for (int64_t dim : o.shape) input->add_shape(dim);
   if (o.float_data) {
     if (o.dtype != core::DataType::kFloat32) {
@@ -102,7 +89,7 @@ absl::StatusOr<Payload> MakePayload(const BenchOptions& o) {
   } else {
     input->set_raw_data(std::move(tensor.data));
   }
-  *payload.request.mutable_params() = ToWire(o.params);
+  *payload.request.mutable_params() = wire::ParamsToProto(o.params);
   return payload;
 }
 
@@ -159,11 +146,11 @@ void Record(Tally& tally, const grpc::Status& status, absl::Duration latency,
             const Payload& payload, const v1::ReluResponse& response,
             int64_t index, int verify_every) {
   tally.latencies.push_back(latency);
-  ++tally.codes[CodeName(status.error_code())];
+  const std::string code = GhzCodeName(status.error_code());
+  ++tally.codes[code];
   if (!status.ok()) {
-    ++tally.errors[absl::StrCat(
-        "rpc error: code = ", CodeName(status.error_code()),
-        " desc = ", status.error_message())];
+    ++tally.errors[absl::StrCat("rpc error: code = ", code,
+                                " desc = ", status.error_message())];
     return;
   }
   if (verify_every > 0 && index % verify_every == 0) {
@@ -172,44 +159,64 @@ void Record(Tally& tally, const grpc::Status& status, absl::Duration latency,
   }
 }
 
-void UnaryWorker(Client& client, const Payload& payload, const BenchOptions& o,
-                 Dispatcher& dispatcher, Tally& tally) {
+// A context with `deadline` and the bearer token `connection` asks for.
+std::unique_ptr<grpc::ClientContext> NewContext(const ClientOptions& connection,
+                                                absl::Duration deadline) {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(absl::ToChronoTime(absl::Now() + deadline));
+  if (!connection.token.empty()) {
+    context->AddMetadata("authorization", "Bearer " + connection.token);
+  }
+  return context;
+}
+
+// One worker's calls, each with the connection's deadline.
+struct Worker {
+  Stub& stub;
+  const ClientOptions& connection;
+  const Payload& payload;
+  const BenchOptions& options;
+  Dispatcher& dispatcher;
+  Tally& tally;
+};
+
+void UnaryWorker(const Worker& w) {
   v1::ReluResponse response;
-  for (int64_t i = 0; dispatcher.Next(&i);) {
-    std::unique_ptr<grpc::ClientContext> context = client.NewContext();
+  for (int64_t i = 0; w.dispatcher.Next(&i);) {
+    std::unique_ptr<grpc::ClientContext> context =
+        NewContext(w.connection, w.connection.deadline);
     const auto start = Clock::now();
     const grpc::Status status =
-        client.stub().Relu(context.get(), payload.request, &response);
-    Record(tally, status, absl::FromChrono(Clock::now() - start), payload,
-           response, i, o.verify_every);
+        w.stub.Relu(context.get(), w.payload.request, &response);
+    Record(w.tally, status, absl::FromChrono(Clock::now() - start), w.payload,
+           response, i, w.options.verify_every);
   }
 }
 
-void StreamWorker(Client& client, const Payload& payload, const BenchOptions& o,
-                  Dispatcher& dispatcher, Tally& tally) {
+void StreamWorker(const Worker& w) {
   std::unique_ptr<grpc::ClientContext> context;
   std::unique_ptr<grpc::ClientReaderWriter<v1::ReluRequest, v1::ReluResponse>>
       stream;
   v1::ReluResponse response;
-  for (int64_t i = 0; dispatcher.Next(&i);) {
+  for (int64_t i = 0; w.dispatcher.Next(&i);) {
     if (stream == nullptr) {
-      context = client.NewContext(absl::Hours(24));
-      stream = client.stub().ReluStream(context.get());
+      context = NewContext(w.connection, absl::Hours(24));
+      stream = w.stub.ReluStream(context.get());
     }
     const auto start = Clock::now();
-    if (stream->Write(payload.request) && stream->Read(&response)) {
-      Record(tally, grpc::Status::OK, absl::FromChrono(Clock::now() - start),
-             payload, response, i, o.verify_every);
+    if (stream->Write(w.payload.request) && stream->Read(&response)) {
+      Record(w.tally, grpc::Status::OK, absl::FromChrono(Clock::now() - start),
+             w.payload, response, i, w.options.verify_every);
       continue;
     }
     stream->WritesDone();
     const grpc::Status status = stream->Finish();
-    Record(tally,
+    Record(w.tally,
            status.ok()
                ? grpc::Status(grpc::StatusCode::UNKNOWN, "stream ended early")
                : status,
-           absl::FromChrono(Clock::now() - start), payload, response, i,
-           o.verify_every);
+           absl::FromChrono(Clock::now() - start), w.payload, response, i,
+           w.options.verify_every);
     stream.reset();
   }
   if (stream != nullptr) {
@@ -230,11 +237,7 @@ absl::Duration Percentile(const std::vector<absl::Duration>& sorted, double p) {
 
 constexpr double kPercentiles[] = {10, 25, 50, 75, 90, 95, 99, 99.9};
 
-}  // namespace
-
-absl::StatusOr<BenchReport> RunBench(const std::string& target,
-                                     const ClientOptions& client_options,
-                                     const BenchOptions& o) {
+absl::Status CheckOptions(const BenchOptions& o) {
   if (o.concurrency <= 0 || o.connections <= 0) {
     return absl::InvalidArgumentError("-c and --connections must be > 0");
   }
@@ -242,59 +245,80 @@ absl::StatusOr<BenchReport> RunBench(const std::string& target,
     return absl::InvalidArgumentError(
         "give one of -n (count) or -z (duration)");
   }
-  absl::StatusOr<Payload> payload = MakePayload(o);
-  if (!payload.ok()) return payload.status();
-  std::vector<std::unique_ptr<Client>> clients;
-  for (int i = 0; i < o.connections; ++i) {
-    ClientOptions options = client_options;
-    options.dedicated_connection = true;
-    absl::StatusOr<std::unique_ptr<Client>> client =
-        Client::Create(target, options);
-    if (!client.ok()) return client.status();
-    clients.push_back(*std::move(client));
+  return absl::OkStatus();
+}
+
+// Returns `connections` stubs, each over a TCP connection of its own.
+absl::StatusOr<std::vector<std::unique_ptr<Stub>>> ConnectStubs(
+    const std::string& target, ClientOptions connection, int connections) {
+  connection.dedicated_connection = true;
+  std::vector<std::unique_ptr<Stub>> stubs;
+  for (int i = 0; i < connections; ++i) {
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+        CreateChannel(target, connection);
+    if (!channel.ok()) return channel.status();
+    stubs.push_back(v1::ActivationService::NewStub(*channel));
   }
-  Dispatcher dispatcher(o);
+  return stubs;
+}
+
+// A progress bar on stderr, redrawn every 100 ms from a thread of its own
+// while it exists; `done` returns the fraction of the run that is over.
+class ProgressBar {
+ public:
+  explicit ProgressBar(std::function<double()> done)
+      : thread_([this, done = std::move(done)] {
+          while (running_.load()) {
+            Draw(done());
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+          }
+          std::fprintf(stderr, "\r%*s\r", 50, "");
+        }) {}
+  ~ProgressBar() {
+    running_.store(false);
+    thread_.join();
+  }
+
+ private:
+  static void Draw(double done) {
+    const int width = 40;
+    const int filled = std::clamp(static_cast<int>(done * width), 0, width);
+    std::fprintf(stderr, "\r[%s%s] %3d%%", std::string(filled, '=').c_str(),
+                 std::string(width - filled, ' ').c_str(),
+                 std::min(100, static_cast<int>(done * 100)));
+  }
+
+  std::atomic<bool> running_{true};
+  std::thread thread_;  // last: starts once running_ is set
+};
+
+// Runs the workers to the end of the run; returns each one's tally.
+std::vector<Tally> RunWorkers(const std::vector<std::unique_ptr<Stub>>& stubs,
+                              const ClientOptions& connection,
+                              const Payload& payload, const BenchOptions& o,
+                              Dispatcher& dispatcher) {
   std::vector<Tally> tallies(static_cast<size_t>(o.concurrency));
-  std::atomic<bool> running{true};
-  std::thread progress;
-  if (o.progress) {
-    progress = std::thread([&] {
-      const auto start = Clock::now();
-      while (running.load()) {
-        const double done =
-            o.total > 0 ? static_cast<double>(dispatcher.issued()) / o.total
-                        : std::chrono::duration<double>(Clock::now() - start) /
-                              absl::ToChronoNanoseconds(o.duration);
-        const int width = 40;
-        const int filled = std::min(width, static_cast<int>(done * width));
-        std::fprintf(stderr, "\r[%s%s] %3d%%", std::string(filled, '=').c_str(),
-                     std::string(width - filled, ' ').c_str(),
-                     std::min(100, static_cast<int>(done * 100)));
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      }
-      std::fprintf(stderr, "\r%*s\r", 50, "");
-    });
-  }
-  const auto start = Clock::now();
   std::vector<std::thread> workers;
-  for (int w = 0; w < o.concurrency; ++w) {
-    workers.emplace_back([&, w] {
-      Client& client = *clients[static_cast<size_t>(w % o.connections)];
-      Tally& tally = tallies[static_cast<size_t>(w)];
-      if (o.stream) {
-        StreamWorker(client, *payload, o, dispatcher, tally);
-      } else {
-        UnaryWorker(client, *payload, o, dispatcher, tally);
-      }
+  for (int i = 0; i < o.concurrency; ++i) {
+    workers.emplace_back([&, i] {
+      const Worker worker{*stubs[static_cast<size_t>(i % o.connections)],
+                          connection,
+                          payload,
+                          o,
+                          dispatcher,
+                          tallies[static_cast<size_t>(i)]};
+      o.stream ? StreamWorker(worker) : UnaryWorker(worker);
     });
   }
   for (std::thread& worker : workers) worker.join();
-  const absl::Duration total = absl::FromChrono(Clock::now() - start);
-  running.store(false);
-  if (progress.joinable()) progress.join();
+  return tallies;
+}
 
+// Merges the workers' tallies into the report of a run of `total`.
+BenchReport Summarize(const std::vector<Tally>& tallies, absl::Duration total,
+                      uint64_t payload_bytes) {
   BenchReport report;
-  for (Tally& tally : tallies) {
+  for (const Tally& tally : tallies) {
     report.latencies.insert(report.latencies.end(), tally.latencies.begin(),
                             tally.latencies.end());
     for (const auto& [k, v] : tally.codes) report.status_codes[k] += v;
@@ -314,8 +338,36 @@ absl::StatusOr<BenchReport> RunBench(const std::string& target,
   }
   const double seconds = absl::ToDoubleSeconds(total);
   report.rps = seconds > 0 ? report.count / seconds : 0;
-  report.mbps = seconds > 0 ? report.count * payload->bytes / seconds / 1e6 : 0;
+  report.mbps = seconds > 0 ? report.count * payload_bytes / seconds / 1e6 : 0;
   return report;
+}
+
+}  // namespace
+
+absl::StatusOr<BenchReport> RunBench(const std::string& target,
+                                     const ClientOptions& connection,
+                                     const BenchOptions& o) {
+  if (absl::Status s = CheckOptions(o); !s.ok()) return s;
+  absl::StatusOr<Payload> payload = MakePayload(o);
+  if (!payload.ok()) return payload.status();
+  absl::StatusOr<std::vector<std::unique_ptr<Stub>>> stubs =
+      ConnectStubs(target, connection, o.connections);
+  if (!stubs.ok()) return stubs.status();
+  Dispatcher dispatcher(o);
+  const auto start = Clock::now();
+  std::optional<ProgressBar> progress;
+  if (o.progress) {
+    progress.emplace([&] {
+      return o.total > 0 ? static_cast<double>(dispatcher.issued()) / o.total
+                         : std::chrono::duration<double>(Clock::now() - start) /
+                               absl::ToChronoNanoseconds(o.duration);
+    });
+  }
+  const std::vector<Tally> tallies =
+      RunWorkers(*stubs, connection, *payload, o, dispatcher);
+  const absl::Duration total = absl::FromChrono(Clock::now() - start);
+  progress.reset();
+  return Summarize(tallies, total, payload->bytes);
 }
 
 std::vector<BenchReport::Bucket> BenchReport::Histogram() const {
@@ -421,4 +473,4 @@ std::string BenchReport::Json() const {
       mismatches);
 }
 
-}  // namespace activation
+}  // namespace activation::cli

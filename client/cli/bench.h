@@ -2,8 +2,8 @@
 // connections, by count or duration, optionally rate-limited, with ghz's
 // summary (or its JSON) and a check of a sample of answers.
 
-#ifndef ACTIVATION_CLIENT_BENCH_H_
-#define ACTIVATION_CLIENT_BENCH_H_
+#ifndef ACTIVATION_CLIENT_CLI_BENCH_H_
+#define ACTIVATION_CLIENT_CLI_BENCH_H_
 
 #include <cstdint>
 #include <map>
@@ -14,7 +14,7 @@
 #include "absl/time/time.h"
 #include "client/client.h"
 
-namespace activation {
+namespace activation::cli {
 
 struct BenchOptions {
   int concurrency = 50;  // workers, each with one call in flight (-c)
@@ -38,7 +38,7 @@ struct BenchReport {
   double rps = 0;
   double mbps = 0;  // request payload megabytes per second
   std::vector<absl::Duration> latencies;        // sorted, for the histogram
-  std::map<std::string, int64_t> status_codes;  // "OK" -> count
+  std::map<std::string, int64_t> status_codes;  // ghz's "OK" -> count
   std::map<std::string, int64_t> errors;        // message -> count
   int64_t verified = 0;
   int64_t mismatches = 0;
@@ -57,11 +57,14 @@ struct BenchReport {
   std::string Json() const;
 };
 
-// Runs the load against `target` with the connection options `client`.
+// Runs the load against `target` over channels of its own made with the
+// connection options `connection` (CreateChannel; its token and deadline
+// apply to every call, a stream's deadline is 24 h). Returns
+// InvalidArgument for bad options; failed calls are counted, not returned.
 absl::StatusOr<BenchReport> RunBench(const std::string& target,
-                                     const ClientOptions& client,
+                                     const ClientOptions& connection,
                                      const BenchOptions& options);
 
-}  // namespace activation
+}  // namespace activation::cli
 
-#endif  // ACTIVATION_CLIENT_BENCH_H_
+#endif  // ACTIVATION_CLIENT_CLI_BENCH_H_

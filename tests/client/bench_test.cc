@@ -1,0 +1,107 @@
+// The load generator against a real server on loopback: its counts and
+// status names agree with the server's metrics.
+
+#include "client/cli/bench.h"
+
+#include <map>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/metrics.h"
+#include "server/server.h"
+#include "tests/testing/prometheus_text.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/test_server.h"
+
+namespace activation::cli {
+namespace {
+
+using ::activation::testing::ParseSamples;
+using ::activation::testing::StartServer;
+using ::testing::HasSubstr;
+
+TEST(BenchTest, CountsAndStatusesEqualTheServersMetrics) {
+  server::ServerOptions server_options;
+  server_options.metrics_address = "127.0.0.1:0";
+  server_options.max_inflight = 2;  // some calls get RESOURCE_EXHAUSTED
+  auto server = StartServer(server_options);
+  ASSERT_NE(server, nullptr);
+  BenchOptions options;
+  options.concurrency = 8;
+  options.total = 400;
+  options.shape = {256};
+  options.verify_every = 1;
+  ClientOptions client_options;
+  client_options.retry_unavailable = false;  // count every refusal
+  absl::StatusOr<BenchReport> report = RunBench(
+      absl::StrCat("127.0.0.1:", server->port()), client_options, options);
+
+  ASSERT_OK(report);
+  EXPECT_EQ(report->count, 400);
+  EXPECT_EQ(report->mismatches, 0);
+  const int64_t ok = report->status_codes["OK"];
+  EXPECT_EQ(report->verified, ok);
+  std::map<std::string, double> m = ParseSamples(server->metrics()->Scrape());
+  auto handled = [&](const char* code) {
+    return m[absl::StrCat("grpc_server_handled_total{grpc_code=\"", code,
+                          "\",grpc_method=\"Relu\",grpc_service=\"activation."
+                          "v1.ActivationService\",grpc_type=\"unary\"}")];
+  };
+  EXPECT_EQ(handled("OK"), ok);
+  EXPECT_EQ(handled("ResourceExhausted"),
+            report->status_codes["ResourceExhausted"]);
+  EXPECT_EQ(ok + report->status_codes["ResourceExhausted"], 400);
+  const std::string summary = report->Summary();
+  for (const char* part :
+       {"Summary:", "Count:\t400", "Requests/sec:", "Latency distribution:",
+        "99.9 % in", "Status code distribution:", "[OK]"}) {
+    EXPECT_THAT(summary, HasSubstr(part));
+  }
+  EXPECT_THAT(report->Json(), HasSubstr("\"count\":400"));
+}
+
+TEST(BenchTest, StreamModeCountsEveryMessage) {
+  auto server = StartServer(server::ServerOptions());
+  ASSERT_NE(server, nullptr);
+  BenchOptions options;
+  options.concurrency = 4;
+  options.total = 200;
+  options.stream = true;
+  options.float_data = true;
+  options.verify_every = 7;
+  absl::StatusOr<BenchReport> report = RunBench(
+      absl::StrCat("127.0.0.1:", server->port()), ClientOptions(), options);
+  ASSERT_OK(report);
+  EXPECT_EQ(report->count, 200);
+  EXPECT_EQ(report->status_codes["OK"], 200);
+  EXPECT_GT(report->verified, 0);
+  EXPECT_EQ(report->mismatches, 0);
+}
+
+TEST(BenchTest, FailedCallsAreNamedAsGhzNamesThem) {
+  server::ServerOptions server_options;
+  server_options.auth_token = "s3cret";
+  auto server = StartServer(server_options);
+  ASSERT_NE(server, nullptr);
+  BenchOptions options;
+  options.concurrency = 2;
+  options.total = 10;
+  ClientOptions client_options;
+  client_options.retry_unavailable = false;
+  client_options.token = "wrong";
+  absl::StatusOr<BenchReport> report = RunBench(
+      absl::StrCat("127.0.0.1:", server->port()), client_options, options);
+  ASSERT_OK(report);
+  EXPECT_EQ(report->status_codes,
+            (std::map<std::string, int64_t>{{"Unauthenticated", 10}}));
+  ASSERT_EQ(report->errors.size(), 1u);
+  EXPECT_THAT(
+      report->errors.begin()->first,
+      ::testing::StartsWith("rpc error: code = Unauthenticated desc = "));
+  EXPECT_EQ(report->errors.begin()->second, 10);
+}
+
+}  // namespace
+}  // namespace activation::cli
