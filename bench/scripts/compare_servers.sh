@@ -7,20 +7,21 @@
 # calls/s when client and server share the cores. Needs
 # build/server/activation_server and build/bench/grpc_load.
 #
+# (bench/compare.sh compares whole servers, e.g. against the bare echo
+# server, with h2load.)
+#
 #   bench/scripts/compare_servers.sh LABEL:FLAGS [LABEL:FLAGS ...]
-#   bench/scripts/compare_servers.sh        # the threading models
 #   bench/scripts/compare_servers.sh "metrics_on:--metrics_address=127.0.0.1:0" \
 #                                    "metrics_off:--metrics_address="
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 
 if [[ $# -eq 0 ]]; then
-  set -- "async_cq2:--server_model=async --cq_threads=2" \
-         "async_cq1:--server_model=async --cq_threads=1" \
-         "callback:--server_model=callback"
+  echo "usage: $0 LABEL:FLAGS [LABEL:FLAGS ...]" >&2
+  exit 2
 fi
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
 
 cpu_ticks() {  # utime + stime of process $1, in clock ticks
   awk '{sub(/.*\) /, ""); print $12 + $13}' "/proc/$1/stat"

@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# Compares gRPC servers side by side with h2load on unary
+# activation.v1.ActivationService/Relu calls of FLOAT32 tensors (raw_data,
+# shape [N]), over loopback. Each server is a LABEL:COMMAND; COMMAND gets
+# --address=127.0.0.1:0 --port_file=FILE appended and must write its port as
+# the file's first line. The first server is the reference (normally
+# build/bench/echo_server, the transport's ceiling).
+#
+#   bench/compare.sh "echo:build/bench/echo_server" \
+#       "callback:build/server/activation_server --metrics_address="
+#
+# For each of ROUNDS rounds (default 5), each size in SIZES (elements,
+# default "16 65536 262144") and each server in turn: a fresh server, then
+# one h2load client (1 thread, CONNS=8 connections, STREAMS=4 streams each)
+# run for WARMUP (1s), then a second one measuring for DURATION (5s). Prints
+# one line per measurement, then per size and server the medians of calls/s
+# and of MB/s (10^6 bytes of tensor, one way, times calls/s) and the ratios to
+# the first server: of the medians, and the median of the per-round ratios.
+#
+# h2load counts HTTP 200 responses, and gRPC reports errors with HTTP 200 and
+# a grpc-status trailer that h2load ignores. So every measurement also checks
+# that h2load received as many DATA bytes per call as it sent (a ReluResponse
+# is as long as its ReluRequest; an error carries none), and each server's
+# first call of each size is made with grpcio and its output checked
+# (bench/peers/relu_body.py). A failed check stops the script.
+#
+# Each round holds LOCK (default /tmp/build.lock, empty = none) so builds on
+# the shared machine do not run during it. Needs h2load (Debian's
+# nghttp2-client), protoc, /usr/bin/python3 with python3-protobuf and
+# python3-grpcio.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [[ $# -eq 0 ]]; then
+  sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
+  exit 2
+fi
+for server in "$@"; do
+  if [[ $server != *:* ]]; then
+    echo "compare.sh: expected LABEL:COMMAND, got \"$server\"" >&2
+    exit 2
+  fi
+done
+command -v h2load >/dev/null || {
+  echo "compare.sh: h2load missing: apt-get install nghttp2-client" >&2
+  exit 1
+}
+rounds=${ROUNDS:-5}
+read -r -a sizes <<< "${SIZES:-16 65536 262144}"
+conns=${CONNS:-8}
+streams=${STREAMS:-4}
+warmup=${WARMUP:-1s}
+duration=${DURATION:-5s}
+lock=${LOCK-/tmp/build.lock}
+
+tmp=$(mktemp -d)
+server_pid=
+cleanup() {
+  if [[ -n $server_pid ]]; then
+    kill -TERM "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+protoc -I proto --python_out="$tmp" proto/activation/v1/activation.proto
+body_tool() { PYTHONPATH=$tmp /usr/bin/python3 bench/peers/relu_body.py "$@"; }
+for n in "${sizes[@]}"; do body_tool body "$n" "$tmp/body.$n"; done
+if [[ -n $lock ]]; then exec 9> "$lock"; fi
+
+# Starts server $1 (a LABEL:COMMAND) and sets server_pid and port.
+start_server() {
+  local words
+  read -r -a words <<< "${1#*:}"
+  rm -f "$tmp/port"
+  "${words[@]}" --address=127.0.0.1:0 --port_file="$tmp/port" \
+    > "$tmp/server.log" 2>&1 9>&- &
+  server_pid=$!
+  for _ in $(seq 100); do
+    [[ -s $tmp/port ]] && [[ $(wc -l < "$tmp/port") -ge 1 ]] && break
+    kill -0 "$server_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  port=$(head -n1 "$tmp/port" 2>/dev/null || true)
+  if [[ -z $port ]]; then
+    echo "compare.sh: ${1%%:*} did not write its port; its output:" >&2
+    cat "$tmp/server.log" >&2
+    exit 1
+  fi
+}
+
+stop_server() {
+  kill -TERM "$server_pid"
+  wait "$server_pid" || true
+  server_pid=
+}
+
+# Runs h2load against $port for $1 (a duration) posting file $2.
+run_h2load() {
+  h2load -n 0 -c "$conns" -t 1 -m "$streams" -d "$2" -D "$1" \
+    -H 'content-type: application/grpc' -H 'te: trailers' \
+    "http://127.0.0.1:$port/activation.v1.ActivationService/Relu" 2>&1 9>&- ||
+    true
+}
+
+# Measures server $2 with $3 elements in round $1; appends to results.tsv.
+measure() {
+  local round=$1 server=$2 n=$3 label=${2%%:*}
+  local body=$tmp/body.$n
+  start_server "$server"
+  if [[ ! -e $tmp/checked.$label.$n ]]; then
+    local check
+    if ! check=$(body_tool check "$port" "$body" 9>&-); then
+      echo "compare.sh: $label, $n elements: $check" >&2
+      exit 1
+    fi
+    echo "# $label, $n elements: $check"
+    touch "$tmp/checked.$label.$n"
+  fi
+  # Warm-up as a run of its own: h2load's --warm-up-time leaves the warm-up's
+  # DATA bytes in the measured run's count.
+  run_h2load "$warmup" "$body" > /dev/null
+  run_h2load "$duration" "$body" > "$tmp/h2load.out"
+  stop_server
+  local bytes line
+  bytes=$(stat -c %s "$body")
+  line=$(awk -v n="$n" -v bytes="$bytes" '
+    /^finished in/ { rate = $4 }
+    /^requests:/ { ok = $8 }
+    /^traffic:/ { data = $(NF - 1); gsub(/[()]/, "", data) }
+    END {
+      per = ok > 0 ? data / ok : 0
+      printf "%s %.2f %d %.0f %s", rate, rate * n * 4 / 1e6, ok, per,
+             (ok > 0 && per >= bytes) ? "ok" : "FAIL"
+    }' "$tmp/h2load.out")
+  read -r rate mbps ok per verdict <<< "$line"
+  printf 'round %d %8d elements %-12s %10.0f calls/s %9.2f MB/s' \
+    "$round" "$n" "$label" "$rate" "$mbps"
+  printf '  (%d calls, %s data B/call: %s)\n' "$ok" "$per" "$verdict"
+  if [[ $verdict != ok ]]; then
+    echo "compare.sh: expected $bytes data bytes per call; h2load said:" >&2
+    cat "$tmp/h2load.out" >&2
+    exit 1
+  fi
+  printf '%s\t%s\t%s\t%s\t%s\n' "$round" "$n" "$label" "$rate" "$mbps" \
+    >> "$tmp/results.tsv"
+}
+
+for round in $(seq "$rounds"); do
+  if [[ -n $lock ]]; then flock 9; fi
+  for n in "${sizes[@]}"; do
+    for server in "$@"; do measure "$round" "$server" "$n"; done
+  done
+  if [[ -n $lock ]]; then flock -u 9; fi
+done
+
+/usr/bin/python3 - "$tmp/results.tsv" "${@%%:*}" <<'EOF'
+import collections, statistics, sys
+path, labels = sys.argv[1], sys.argv[2:]
+rows = collections.defaultdict(dict)  # (n, round) -> label -> (calls, mbps)
+for line in open(path):
+    r, n, label, calls, mbps = line.split("\t")
+    rows[int(n), int(r)][label] = (float(calls), float(mbps))
+sizes = sorted({n for n, _ in rows})
+ref = labels[0]
+print(f"\nmedians over {len({r for _, r in rows})} rounds; ratios to {ref}")
+print(f"{'elements':>9} {'server':<12} {'calls/s':>10} {'MB/s':>9} "
+      f"{'ratio':>6} {'median of round ratios':>23}")
+for n in sizes:
+    rounds = [rows[k] for k in sorted(rows) if k[0] == n]
+    ref_calls = statistics.median(r[ref][0] for r in rounds)
+    for label in labels:
+        calls = statistics.median(r[label][0] for r in rounds)
+        mbps = statistics.median(r[label][1] for r in rounds)
+        per_round = statistics.median(r[label][0] / r[ref][0] for r in rounds)
+        print(f"{n:>9} {label:<12} {calls:>10.0f} {mbps:>9.2f} "
+              f"{calls / ref_calls:>6.2f} {per_round:>23.2f}")
+EOF
