@@ -17,9 +17,9 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "server/server.h"
-#include "tests/testing/test_server.h"
 #include "tests/testing/http.h"
 #include "tests/testing/prometheus_text.h"
+#include "tests/testing/test_server.h"
 
 namespace activation::server {
 namespace {
@@ -41,7 +41,7 @@ std::string Series(const std::string& name, const std::string& method,
          type + "\"}";
 }
 
-// Runs under both threading models: the counts must not depend on it.
+// One server for the test: metrics on, a token, and one call in flight at most.
 class MetricsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -287,7 +287,6 @@ TEST_F(MetricsTest, HistogramBucketsSpan25MicrosecondsTo30Seconds) {
   EXPECT_TRUE(m.count(first_bucket)) << *text;
   EXPECT_EQ(m[last_bucket], 1);
 }
-
 
 TEST(MetricsOffTest, NoMetricsAddressMeansNoMetrics) {
   auto server = StartServer(ServerOptions());

@@ -20,8 +20,8 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "server/server.h"
-#include "tests/testing/test_server.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/test_server.h"
 
 namespace activation::testing {
 namespace {
@@ -339,50 +339,6 @@ TEST_F(BearerTokenTest, ReluStreamWithoutTokenEndsUnauthenticated) {
   grpc::Status status = stream->Finish();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_THAT(status.error_message(), HasSubstr("authorization"));
-}
-
-// Loopback only, in case Create wrongly accepts the options.
-server::ServerOptions LocalOptions() {
-  server::ServerOptions options;
-  options.address = "127.0.0.1:0";
-  return options;
-}
-
-TEST(SecureOptionsTest, CertWithoutKeyIsInvalidArgument) {
-  server::ServerOptions options = LocalOptions();
-  options.tls_cert_file = "/dev/null";
-  EXPECT_THAT(server::Server::Create(options),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("tls_cert and tls_key")));
-}
-
-TEST(SecureOptionsTest, UnreadableCertIsInvalidArgumentNamingThePath) {
-  const std::string missing = ::testing::TempDir() + "no/such/cert.pem";
-  server::ServerOptions options = LocalOptions();
-  options.tls_cert_file = missing;
-  options.tls_key_file = missing + ".key";
-  EXPECT_THAT(server::Server::Create(options),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(missing)));
-}
-
-TEST(SecureOptionsTest, ClientCaWithoutCertIsInvalidArgument) {
-  server::ServerOptions options = LocalOptions();
-  options.tls_client_ca_file = "/dev/null";
-  EXPECT_THAT(server::Server::Create(options),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("tls_client_ca needs tls_cert and tls_key")));
-}
-
-TEST(SecureOptionsTest, FileThatIsNotPemIsInvalidArgumentNamingTheFlag) {
-  const std::string path = ::testing::TempDir() + "not_a_cert.pem";
-  std::ofstream(path) << "hello\n";
-  server::ServerOptions options = LocalOptions();
-  options.tls_cert_file = path;
-  options.tls_key_file = path;
-  EXPECT_THAT(server::Server::Create(options),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       absl::StrCat("tls_cert: \"", path,
-                                    "\" holds no PEM CERTIFICATE block")));
 }
 
 }  // namespace

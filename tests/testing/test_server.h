@@ -3,6 +3,7 @@
 #ifndef ACTIVATION_TESTS_TESTING_TEST_SERVER_H_
 #define ACTIVATION_TESTS_TESTING_TEST_SERVER_H_
 
+#include <chrono>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -47,6 +48,23 @@ inline v1::Tensor Float32Tensor(const std::vector<float>& values,
   for (int64_t dim : shape) tensor.add_shape(dim);
   tensor.set_raw_data(values.data(), values.size() * sizeof(float));
   return tensor;
+}
+
+// A request for ReLU of `values` (FLOAT32, 1-d), default parameters.
+inline v1::ReluRequest Float32Request(const std::vector<float>& values) {
+  v1::ReluRequest request;
+  *request.mutable_input() = Float32Tensor(values);
+  return request;
+}
+
+// Calls Relu with a 30 s deadline.
+inline grpc::Status CallRelu(v1::ActivationService::Stub& stub,
+                             const v1::ReluRequest& request,
+                             v1::ReluResponse* response) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(30));
+  return stub.Relu(&context, request, response);
 }
 
 inline std::vector<float> Float32Values(const v1::Tensor& tensor) {
