@@ -13,7 +13,7 @@ packages=(
   # Tests: the Python example and checks, the format check, the core tests on
   # an emulated baseline CPU, a real Prometheus (and promtool), the container
   # image and `podman kube play`, curl.
-  python3-grpcio python3-numpy python3-protobuf python3-yaml
+  python3-grpcio python3-numpy python3-protobuf python3-yaml python3-h2
   clang-format qemu-user
   prometheus
   podman buildah runc mmdebstrap catatonit
