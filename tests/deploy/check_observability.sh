@@ -9,7 +9,7 @@
 #   4. deploy/grafana/activation-dashboard.json: valid JSON; every panel has a
 #      title and a target; every target's PromQL parses (promtool check rules
 #      on a generated rules file, Grafana variables replaced by values); every
-#      metric it names is one the server exports (server/metrics.cc), a
+#      metric it names is one the server exports (server/*metrics.cc), a
 #      recording rule of alerts.yml, or `up`.
 #   5. docs/metrics.md: the same for every expression in its promql blocks.
 # Prints each check; exits non-zero on the first failure.
@@ -32,7 +32,8 @@ config="$prometheus_dir/prometheus.yml"
 rules="$prometheus_dir/alerts.yml"
 rules_test="$prometheus_dir/alerts_test.yml"
 dashboard="$root/deploy/grafana/activation-dashboard.json"
-metrics_source="$root/server/metrics.cc"
+# The files that name every exported metric, colon-separated.
+metrics_source="$root/server/metrics.cc:$root/server/process_metrics.cc"
 doc="$root/docs/metrics.md"
 
 die() { echo "FAIL: $*" >&2; exit 1; }
@@ -42,8 +43,8 @@ command -v "$promtool" >/dev/null || die "promtool not found (set PROMTOOL)"
 [[ -x "$python" ]] || die "$python not found"
 "$python" -c 'import yaml' 2>/dev/null ||
   die "needs PyYAML: apt-get install python3-yaml"
-for file in "$config" "$rules" "$rules_test" "$dashboard" "$metrics_source" \
-    "$doc"; do
+for file in "$config" "$rules" "$rules_test" "$dashboard" \
+    ${metrics_source//:/ } "$doc"; do
   [[ -f "$file" ]] || die "missing $file"
 done
 echo "promtool: $("$promtool" --version 2>&1 | head -n 1)"
@@ -111,7 +112,8 @@ import yaml
 
 dashboard_path, rules_path, metrics_source, doc_path, out_path = sys.argv[1:]
 
-# The metrics server/metrics.cc exports (docs/metrics.md).
+# The metrics server/metrics.cc and process_metrics.cc export
+# (docs/metrics.md).
 COUNTERS_AND_GAUGES = [
     "grpc_server_started_total", "grpc_server_handled_total",
     "grpc_server_msg_received_total", "grpc_server_msg_sent_total",
@@ -130,10 +132,10 @@ def fail(message):
     print(f"  FAIL: {message}")
 
 # The list above must not drift from the source.
-source = open(metrics_source).read()
+source = "".join(open(path).read() for path in metrics_source.split(":"))
 for name in COUNTERS_AND_GAUGES + HISTOGRAMS:
     if f'"{name}"' not in source:
-        fail(f'metric list: "{name}" does not appear in server/metrics.cc')
+        fail(f'metric list: "{name}" does not appear in {metrics_source}')
 
 with open(rules_path) as f:
     recorded = {rule["record"] for group in yaml.safe_load(f)["groups"]
