@@ -1,9 +1,11 @@
 #include "server/call.h"
 
 #include <chrono>
+#include <optional>
 #include <utility>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "server/status.h"
 
 namespace activation::server {
@@ -13,10 +15,29 @@ uint64_t PayloadBytes(const v1::Tensor& tensor) {
          static_cast<uint64_t>(tensor.float_data_size()) * sizeof(float);
 }
 
-absl::Status Call::Admit(CallGate& gate) {
-  absl::StatusOr<CallGate::Ticket> ticket = gate.Admit(context_);
+void Call::Refused(const CallGate& gate, const absl::Status& status) {
+  record_.Rejected(status);
+  if (status.code() != absl::StatusCode::kUnavailable || !gate.draining()) {
+    return;
+  }
+  // gRPC retry policies (our client's among them) wait this long.
+  if (const std::optional<absl::Duration> pushback = gate.RetryPushback()) {
+    context_.AddTrailingMetadata(
+        "grpc-retry-pushback-ms",
+        absl::StrCat(absl::ToInt64Milliseconds(*pushback)));
+  }
+}
+
+absl::Status Call::Authorize(const CallGate& gate) {
+  absl::Status status = gate.Authorize(context_);
+  if (!status.ok()) Refused(gate, status);
+  return status;
+}
+
+absl::Status Call::Admit(CallGate& gate, uint64_t bytes) {
+  absl::StatusOr<CallGate::Ticket> ticket = gate.Admit(bytes);
   if (!ticket.ok()) {
-    record_.Rejected(ticket.status().code());
+    Refused(gate, ticket.status());
     return ticket.status();
   }
   ticket_ = *std::move(ticket);
@@ -35,6 +56,7 @@ absl::Status Call::Relu(const ReluHandler& handler, v1::ReluRequest* request,
   ComputeStats stats;
   absl::Status status = handler.Relu(request, response, cancelled,
                                      record_.enabled() ? &stats : nullptr);
+  ticket_.ReleaseSlot();
   if (stats.ran) {
     record_.Computed(stats.dtype, stats.elements, stats.duration, status.ok());
   }
@@ -47,7 +69,6 @@ absl::Status Call::Relu(const ReluHandler& handler, v1::ReluRequest* request,
 }
 
 grpc::Status Call::Finish(const absl::Status& status) {
-  ticket_.Reset();
   record_.Finish(status.code());
   return ToGrpcStatus(status);
 }
@@ -71,6 +92,50 @@ void Call::Done(bool cancelled) {
     }
   }
   record_.Finish(code);
+}
+
+UnaryReactor* UnaryReactor::Start(Metrics* metrics, Metrics::Rpc rpc,
+                                  grpc::CallbackServerContext& context,
+                                  CallRegistry* registry) {
+  auto reactor = std::shared_ptr<UnaryReactor>(
+      new UnaryReactor(metrics, rpc, context, registry));
+  reactor->self_ = reactor;
+  if (registry != nullptr) registry->Add(reactor.get(), reactor);
+  return reactor.get();
+}
+
+void UnaryReactor::FinishCall(const absl::Status& status) {
+  {
+    absl::MutexLock lock(&mu_);
+    finished_at_ = absl::Now();
+  }
+  Finish(call_.Finish(status));
+}
+
+bool UnaryReactor::EndIfIdleSince(CallRegistry::Wait wait, absl::Time cutoff,
+                                  const absl::Status& /*status*/) {
+  // Under mu_, so that OnDone (which takes it first) cannot end the call,
+  // and gRPC free the context, meanwhile. gRPC runs a non-inlineable
+  // reactor's OnDone on its own threads, never inside TryCancel.
+  absl::MutexLock lock(&mu_);
+  if (wait != CallRegistry::Wait::kClientRead || done_ ||
+      finished_at_ >= cutoff) {
+    return false;
+  }
+  // The status went out with the answer; the client, not reading, sees
+  // nothing more. Cancelling frees what the call holds.
+  context_.TryCancel();
+  return true;
+}
+
+void UnaryReactor::OnDone() {
+  {
+    absl::MutexLock lock(&mu_);
+    done_ = true;
+  }
+  call_.Done(context_.IsCancelled());
+  if (registry_ != nullptr) registry_->Remove(this);
+  self_.reset();  // may delete *this
 }
 
 }  // namespace activation::server

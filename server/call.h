@@ -8,43 +8,46 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <utility>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "activation/v1/activation.pb.h"
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/server_callback.h"
 #include "grpcpp/support/status.h"
 #include "server/call_gate.h"
+#include "server/call_registry.h"
 #include "server/metrics.h"
 #include "server/relu_handler.h"
 
 namespace activation::server {
-
-// What serving calls needs. None owned; all must outlive the calls.
-struct Backend {
-  const ReluHandler* handler = nullptr;
-  CallGate* gate = nullptr;
-  Metrics* metrics = nullptr;  // null: no metrics
-  const v1::ServerInfo* info = nullptr;
-};
 
 // One call from its start to its status. Its events come one at a time (a
 // unary handler, or a reactor's serialized reactions): not thread-safe.
 class Call {
  public:
   // `metrics` may be null; it and `context` must outlive *this.
-  Call(Metrics* metrics, Metrics::Rpc rpc,
-       const grpc::ServerContextBase& context)
+  Call(Metrics* metrics, Metrics::Rpc rpc, grpc::ServerContextBase& context)
       : context_(context), record_(metrics, rpc) {}
 
   // Not copyable.
   Call(const Call&) = delete;
   Call& operator=(const Call&) = delete;
 
-  // Takes an in-flight slot from `gate` until Finish or EndReads, or says
-  // why not (see CallGate::Admit); a refusal is recorded.
-  absl::Status Admit(CallGate& gate);
+  // Lets the call in or says why not (see CallGate::Authorize); a refusal
+  // is recorded, and one for draining carries the gate's retry pushback.
+  absl::Status Authorize(const CallGate& gate);
+
+  // Takes a slot and `bytes` of the memory budget for one computation, or
+  // says why not (see CallGate::Admit); a refusal is recorded. Relu frees
+  // the slot when the computation ends; the bytes stay until Release or the
+  // end of the call (the answer is memory until it is sent).
+  absl::Status Admit(CallGate& gate, uint64_t bytes);
+  void Release() { ticket_.Reset(); }
 
   // One message each way; `payload_bytes` is its tensor payload, if any.
   void Received(uint64_t payload_bytes = 0) { record_.Received(payload_bytes); }
@@ -56,38 +59,74 @@ class Call {
   absl::Status Relu(const ReluHandler& handler, v1::ReluRequest* request,
                     v1::ReluResponse* response);
 
-  // Records `status`, frees the slot and returns the status to send. Call it
-  // before sending, so that a client starting its next call on seeing the
-  // status finds the slot free.
+  // Records `status` and returns the status to send.
   grpc::Status Finish(const absl::Status& status);
 
-  // For streams whose reads failed (the client half-closed or went away):
-  // frees the slot now; Done records the outcome once gRPC knows it.
-  void EndReads() { ticket_.Reset(); }
   // The call is over; `cancelled` is the context's IsCancelled(), reliable
-  // now. Records a stream that EndReads ended: OK when the client
-  // half-closed, else CANCELLED or, near the deadline, DEADLINE_EXCEEDED.
+  // now. Records a call that Finish did not (a stream whose reads ended):
+  // OK when the client half-closed, else CANCELLED or, near the deadline,
+  // DEADLINE_EXCEEDED.
   void Done(bool cancelled);
 
  private:
-  const grpc::ServerContextBase& context_;  // Not owned.
+  // Records a refusal; one for draining tells the client when to retry.
+  void Refused(const CallGate& gate, const absl::Status& status);
+
+  grpc::ServerContextBase& context_;  // Not owned.
   CallRecord record_;
   CallGate::Ticket ticket_;
   const std::chrono::system_clock::time_point start_ =
       std::chrono::system_clock::now();
 };
 
+// The reactor of a unary call. It owns the Call, so the call's admission
+// lasts until gRPC is done with it (the answer sent, or the call
+// cancelled), not merely until the status is decided. With a registry, an
+// answer the client does not read is cancelled after the idle timeout.
+// Owned by self_ until OnDone, and by the registry's callers meanwhile.
+class UnaryReactor final : public grpc::ServerUnaryReactor,
+                           public CallRegistry::Stream {
+ public:
+  // `registry` may be null; it and `context` must outlive the call.
+  static UnaryReactor* Start(Metrics* metrics, Metrics::Rpc rpc,
+                             grpc::CallbackServerContext& context,
+                             CallRegistry* registry);
+
+  Call& call() { return call_; }
+
+  // Finishes the call with `status` (see Call::Finish).
+  void FinishCall(const absl::Status& status) ABSL_LOCKS_EXCLUDED(mu_);
+
+  bool EndIfIdleSince(CallRegistry::Wait wait, absl::Time cutoff,
+                      const absl::Status& status) override
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  void OnDone() override ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  UnaryReactor(Metrics* metrics, Metrics::Rpc rpc,
+               grpc::CallbackServerContext& context, CallRegistry* registry)
+      : call_(metrics, rpc, context), context_(context), registry_(registry) {}
+
+  Call call_;
+  grpc::CallbackServerContext& context_;  // Not owned.
+  CallRegistry* const registry_;          // Not owned; may be null.
+  std::shared_ptr<UnaryReactor> self_;
+  absl::Mutex mu_;
+  absl::Time finished_at_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+};
+
 // Serves a unary call of `rpc`: `body(call)` returns the status, having
-// filled the response when it is OK. Finishes and returns the context's
-// default reactor.
+// filled the response when it is OK. Returns the call's finished reactor.
+// With `registry`, an unread answer is cancelled after the idle timeout.
 template <typename Body>
 grpc::ServerUnaryReactor* ServeUnary(Metrics* metrics, Metrics::Rpc rpc,
                                      grpc::CallbackServerContext* context,
-                                     Body&& body) {
-  Call call(metrics, rpc, *context);
-  const absl::Status status = std::forward<Body>(body)(call);
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(call.Finish(status));
+                                     Body&& body,
+                                     CallRegistry* registry = nullptr) {
+  UnaryReactor* reactor = UnaryReactor::Start(metrics, rpc, *context, registry);
+  reactor->FinishCall(std::forward<Body>(body)(reactor->call()));
   return reactor;
 }
 

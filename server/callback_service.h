@@ -4,20 +4,37 @@
 #define ACTIVATION_SERVER_CALLBACK_SERVICE_H_
 
 #include "activation/v1/activation.grpc.pb.h"
+#include "grpcpp/support/byte_buffer.h"
 #include "server/call.h"
+#include "server/call_registry.h"
 
 namespace activation::server {
 
-// Serves all three methods on gRPC's callback threads. Thread-safe.
-class CallbackService final : public v1::ActivationService::CallbackService {
+// What serving the service needs. None owned; all must outlive the calls.
+struct Backend {
+  const ReluHandler* handler = nullptr;
+  CallGate* gate = nullptr;
+  Metrics* metrics = nullptr;  // null: no metrics
+  CallRegistry* streams = nullptr;
+  const v1::ServerInfo* info = nullptr;
+};
+
+// Relu and ReluStream take their messages as bytes and parse them
+// themselves, so that bytes that are no ReluRequest get INVALID_ARGUMENT
+// with a message (gRPC's own parse answers without one). Thread-safe.
+class CallbackService final
+    : public v1::ActivationService::WithRawCallbackMethod_Relu<
+          v1::ActivationService::WithRawCallbackMethod_ReluStream<
+              v1::ActivationService::WithCallbackMethod_GetServerInfo<
+                  v1::ActivationService::Service>>> {
  public:
   explicit CallbackService(const Backend& backend) : backend_(backend) {}
 
   grpc::ServerUnaryReactor* Relu(grpc::CallbackServerContext* context,
-                                 const v1::ReluRequest* request,
-                                 v1::ReluResponse* response) override;
+                                 const grpc::ByteBuffer* request,
+                                 grpc::ByteBuffer* response) override;
 
-  grpc::ServerBidiReactor<v1::ReluRequest, v1::ReluResponse>* ReluStream(
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* ReluStream(
       grpc::CallbackServerContext* context) override;
 
   grpc::ServerUnaryReactor* GetServerInfo(

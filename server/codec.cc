@@ -6,6 +6,9 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "grpcpp/impl/codegen/proto_utils.h"
+#include "grpcpp/support/proto_buffer_reader.h"
+#include "grpcpp/support/proto_buffer_writer.h"
 #include "wire/convert.h"
 
 namespace activation::server {
@@ -14,14 +17,30 @@ namespace {
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
               "raw_data is little-endian; the codec views it in place");
 
+// The shape for error messages: whole up to 16 dimensions, else the first
+// 16 and the rank, so that a client's shape cannot make a huge message.
 std::string ShapeString(const v1::Tensor& tensor) {
-  return absl::StrCat("[", absl::StrJoin(tensor.shape(), ","), "]");
+  constexpr int kMaxShown = 16;
+  if (tensor.shape_size() <= kMaxShown) {
+    return absl::StrCat("[", absl::StrJoin(tensor.shape(), ","), "]");
+  }
+  return absl::StrCat("[",
+                      absl::StrJoin(tensor.shape().begin(),
+                                    tensor.shape().begin() + kMaxShown, ","),
+                      ",...] (", tensor.shape_size(), " dimensions)");
 }
 
 // Returns product(shape). A product that overflows 64 bits describes no
-// tensor (InvalidArgument); one over `max_elements` is ResourceExhausted.
+// tensor (InvalidArgument); one over `max_elements`, or a rank over
+// `max_rank`, is ResourceExhausted.
 absl::StatusOr<uint64_t> ElementCount(const v1::Tensor& tensor,
-                                      uint64_t max_elements) {
+                                      uint64_t max_elements, int max_rank) {
+  if (tensor.shape_size() > max_rank) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("input.shape has ", tensor.shape_size(),
+                     " dimensions; this server accepts at most ", max_rank,
+                     " (--max_rank)"));
+  }
   bool empty = false;
   for (int i = 0; i < tensor.shape_size(); ++i) {
     if (tensor.shape(i) < 0) {
@@ -100,7 +119,8 @@ absl::StatusOr<core::ReluOp> DecodeOp(const v1::ReluParams& wire,
 }  // namespace
 
 absl::StatusOr<DecodedRequest> DecodeRequest(const v1::ReluRequest& request,
-                                             uint64_t max_elements) {
+                                             uint64_t max_elements,
+                                             int max_rank) {
   if (!request.has_input()) {
     return absl::InvalidArgumentError("input must be set");
   }
@@ -108,12 +128,37 @@ absl::StatusOr<DecodedRequest> DecodeRequest(const v1::ReluRequest& request,
   absl::StatusOr<core::DataType> dtype =
       wire::DataTypeFromProto(input.dtype(), "input.dtype");
   if (!dtype.ok()) return dtype.status();
-  absl::StatusOr<uint64_t> count = ElementCount(input, max_elements);
+  absl::StatusOr<uint64_t> count = ElementCount(input, max_elements, max_rank);
   if (!count.ok()) return count.status();
   if (absl::Status s = CheckPayload(input, *dtype, *count); !s.ok()) return s;
   absl::StatusOr<core::ReluOp> op = DecodeOp(request.params(), *dtype);
   if (!op.ok()) return op.status();
   return DecodedRequest{*std::move(op), *count, input.float_data_size() > 0};
+}
+
+absl::Status ParseRequest(grpc::ByteBuffer* bytes, v1::ReluRequest* request) {
+  const size_t size = bytes->Length();
+  grpc::ProtoBufferReader reader(bytes);
+  const bool parsed = request->ParseFromZeroCopyStream(&reader);
+  bytes->Clear();
+  if (!parsed) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the message (", size, " bytes) is not an activation.v1.ReluRequest"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SerializeResponse(const v1::ReluResponse& response,
+                               grpc::ByteBuffer* bytes) {
+  bool own_buffer = false;
+  const grpc::Status status =
+      grpc::GenericSerialize<grpc::ProtoBufferWriter, v1::ReluResponse>(
+          response, bytes, &own_buffer);
+  if (!status.ok()) {
+    return absl::InternalError(absl::StrCat("cannot serialize the response: ",
+                                            status.error_message()));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace activation::server

@@ -6,10 +6,12 @@
 
 #include <cstdint>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "activation/v1/activation.pb.h"
 #include "core/dtype.h"
 #include "core/relu.h"
+#include "grpcpp/support/byte_buffer.h"
 
 namespace activation::server {
 
@@ -24,9 +26,20 @@ struct DecodedRequest {
 // Validates `request` and returns what the engine needs. Errors:
 // InvalidArgument naming the field, what was expected and what came (e.g.
 // "input.raw_data has 12 bytes; shape [2,2] of FLOAT32 needs 16");
-// ResourceExhausted for a tensor of more than `max_elements` elements.
+// ResourceExhausted for a tensor of more than `max_elements` elements or
+// `max_rank` dimensions. Messages quote at most 16 dimensions of a shape.
 absl::StatusOr<DecodedRequest> DecodeRequest(const v1::ReluRequest& request,
-                                             uint64_t max_elements);
+                                             uint64_t max_elements,
+                                             int max_rank = 64);
+
+// Parses `bytes`, as gRPC received them, into `request` and clears them (the
+// request holds the payload now). InvalidArgument when they are not a
+// ReluRequest.
+absl::Status ParseRequest(grpc::ByteBuffer* bytes, v1::ReluRequest* request);
+
+// Serializes `response` into `bytes` for gRPC to send.
+absl::Status SerializeResponse(const v1::ReluResponse& response,
+                               grpc::ByteBuffer* bytes);
 
 }  // namespace activation::server
 

@@ -7,6 +7,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "server/call.h"
+#include "server/client_text.h"
 
 namespace activation::server {
 
@@ -21,9 +22,9 @@ using grpc::health::v1::HealthCheckResponse;
 class HealthService::Watcher final
     : public grpc::ServerWriteReactor<HealthCheckResponse> {
  public:
-  static std::shared_ptr<Watcher> Create(
-      HealthService* service, std::string name, Metrics* metrics,
-      const grpc::CallbackServerContext& context) {
+  static std::shared_ptr<Watcher> Create(HealthService* service,
+                                         std::string name, Metrics* metrics,
+                                         grpc::CallbackServerContext& context) {
     auto watcher = std::shared_ptr<Watcher>(
         new Watcher(service, std::move(name), metrics, context));
     watcher->self_ = watcher;
@@ -41,6 +42,15 @@ class HealthService::Watcher final
       finish_after_ = finish_after_ || last;
     }
     Pump();
+  }
+
+  // Ends the stream with `status` before anything was sent.
+  void Refuse(const absl::Status& status) ABSL_LOCKS_EXCLUDED(mu_) {
+    {
+      absl::MutexLock lock(&mu_);
+      finished_ = true;
+    }
+    Finish(call_.Finish(status));
   }
 
   void OnWriteDone(bool ok) override ABSL_LOCKS_EXCLUDED(mu_) {
@@ -67,7 +77,7 @@ class HealthService::Watcher final
 
  private:
   Watcher(HealthService* service, std::string name, Metrics* metrics,
-          const grpc::CallbackServerContext& context)
+          grpc::CallbackServerContext& context)
       : service_(service),
         name_(std::move(name)),
         call_(metrics, Metrics::Rpc::kHealthWatch, context) {
@@ -119,8 +129,8 @@ class HealthService::Watcher final
 };
 
 HealthService::HealthService(const std::set<std::string>& services,
-                             Metrics* metrics)
-    : metrics_(metrics) {
+                             Metrics* metrics, const Limits& limits)
+    : metrics_(metrics), limits_(limits) {
   absl::MutexLock lock(&mu_);
   statuses_[""] = HealthCheckResponse::SERVING;
   for (const std::string& service : services) {
@@ -129,6 +139,15 @@ HealthService::HealthService(const std::set<std::string>& services,
 }
 
 HealthService::~HealthService() = default;
+
+absl::Status HealthService::CheckName(const std::string& service) const {
+  if (service.size() > limits_.max_name_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("service name has ", service.size(), " bytes; at most ",
+                     limits_.max_name_bytes));
+  }
+  return absl::OkStatus();
+}
 
 HealthService::ServingStatus HealthService::StatusOf(
     const std::string& service) const {
@@ -167,14 +186,15 @@ grpc::ServerUnaryReactor* HealthService::Check(
   return ServeUnary(
       metrics_, Metrics::Rpc::kHealthCheck, context, [&](Call& call) {
         call.Received();
+        if (absl::Status s = CheckName(request->service()); !s.ok()) return s;
         ServingStatus status;
         {
           absl::MutexLock lock(&mu_);
           status = StatusOf(request->service());
         }
         if (status == HealthCheckResponse::SERVICE_UNKNOWN) {
-          return absl::NotFoundError(
-              absl::StrCat("unknown service \"", request->service(), "\""));
+          return absl::NotFoundError(absl::StrCat(
+              "unknown service ", QuoteClientText(request->service())));
         }
         response->set_status(status);
         call.Sent();
@@ -184,18 +204,28 @@ grpc::ServerUnaryReactor* HealthService::Check(
 
 grpc::ServerWriteReactor<HealthCheckResponse>* HealthService::Watch(
     grpc::CallbackServerContext* context, const HealthCheckRequest* request) {
-  std::shared_ptr<Watcher> watcher =
-      Watcher::Create(this, request->service(), metrics_, *context);
-
+  absl::Status refusal = CheckName(request->service());
+  std::shared_ptr<Watcher> watcher = Watcher::Create(
+      this, refusal.ok() ? request->service() : "", metrics_, *context);
   ServingStatus status;
   bool last;
   {
     absl::MutexLock lock(&mu_);
-    watchers_[watcher.get()] = watcher;
+    if (refusal.ok() &&
+        watchers_.size() >= static_cast<size_t>(limits_.max_watchers)) {
+      refusal = absl::ResourceExhaustedError(
+          absl::StrCat("server is at its limit of ", limits_.max_watchers,
+                       " Watch streams; poll with Check"));
+    }
+    if (refusal.ok()) watchers_[watcher.get()] = watcher;
     status = StatusOf(request->service());
     last = shut_down_;
   }
-  watcher->Send(status, last);
+  if (!refusal.ok()) {
+    watcher->Refuse(refusal);
+  } else {
+    watcher->Send(status, last);
+  }
   return watcher.get();
 }
 

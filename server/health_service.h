@@ -10,6 +10,7 @@
 #include <string>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "server/metrics.h"
@@ -22,9 +23,17 @@ class HealthService final : public grpc::health::v1::Health::CallbackService {
   using ServingStatus = grpc::health::v1::HealthCheckResponse::ServingStatus;
   class Watcher;
 
+  struct Limits {
+    // Longer service names get INVALID_ARGUMENT (no known name comes close).
+    size_t max_name_bytes = 256;
+    // Watch streams at once; more get RESOURCE_EXHAUSTED.
+    int max_watchers = 100;
+  };
+
   // `services` are the names Check and Watch know ("" is always known);
   // all start SERVING. `metrics` (not owned, may be null) records the calls.
-  HealthService(const std::set<std::string>& services, Metrics* metrics);
+  HealthService(const std::set<std::string>& services, Metrics* metrics,
+                const Limits& limits);
   ~HealthService() override;
 
   // Sets every known service to NOT_SERVING and ends every Watch stream
@@ -48,7 +57,11 @@ class HealthService final : public grpc::health::v1::Health::CallbackService {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RemoveWatcher(Watcher* watcher) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Returns why `service` cannot be asked about, or OK.
+  absl::Status CheckName(const std::string& service) const;
+
   Metrics* const metrics_;  // Not owned; may be null.
+  const Limits limits_;
   mutable absl::Mutex mu_;
   std::map<std::string, ServingStatus> statuses_ ABSL_GUARDED_BY(mu_);
   // Reactor methods are never called with mu_ held: gRPC may run reactions

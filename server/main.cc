@@ -29,22 +29,46 @@ ABSL_FLAG(int64_t, max_message_bytes, int64_t{64} << 20,
 ABSL_FLAG(uint64_t, max_elements, uint64_t{1} << 28,
           "largest tensor in elements; larger get RESOURCE_EXHAUSTED");
 ABSL_FLAG(int, max_inflight, 1024,
-          "ActivationService calls at once; more get RESOURCE_EXHAUSTED");
+          "computations at once (a unary call, or one stream message, until "
+          "its answer is sent); more get RESOURCE_EXHAUSTED");
+ABSL_FLAG(uint64_t, max_memory, 0,
+          "bytes the server may hold for calls: half for gRPC's buffers of "
+          "messages being received, half for admitted computations (each "
+          "holds twice its payload + 16 KiB until its answer is sent); 0 = "
+          "half of the cgroup's memory.max (or of RAM)");
+ABSL_FLAG(int, max_rank, 64, "most dimensions a tensor may have");
+ABSL_FLAG(int, max_concurrent_streams, 100,
+          "streams per HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS)");
+ABSL_FLAG(absl::Duration, stream_idle_timeout, absl::Minutes(1),
+          "end a ReluStream that sends no message for this long "
+          "(DEADLINE_EXCEEDED)");
 ABSL_FLAG(std::string, tls_cert, "", "PEM server certificate (with --tls_key)");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key (with --tls_cert)");
 ABSL_FLAG(std::string, tls_client_ca, "",
           "PEM CA bundle; clients must present a certificate it signed (mTLS)");
+ABSL_FLAG(absl::Duration, tls_reload_interval, absl::Minutes(1),
+          "re-read the TLS files this often, so rotated certificates are "
+          "served without a restart");
 ABSL_FLAG(std::string, auth_token_file, "",
           "file holding a token; ActivationService calls then need "
           "'authorization: Bearer <token>' (health and reflection stay open)");
 ABSL_FLAG(absl::Duration, max_connection_age, absl::InfiniteDuration(),
           "close client connections after this long (e.g. 5m) so they "
           "rebalance across replicas; inf = never");
+ABSL_FLAG(absl::Duration, drain_delay, absl::Seconds(3),
+          "on SIGTERM/SIGINT, how long new calls still get UNAVAILABLE (and "
+          "health NOT_SERVING) so that clients move away, before gRPC stops");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(20),
-          "on SIGTERM/SIGINT, how long in-flight calls may finish");
+          "on SIGTERM/SIGINT, how long in-flight calls may finish (from the "
+          "start of the drain)");
+ABSL_FLAG(bool, allow_insecure_token, false,
+          "allow --auth_token_file without TLS (the token travels in clear "
+          "text; e.g. behind a TLS-terminating proxy)");
 ABSL_FLAG(std::string, metrics_address, "0.0.0.0:9464",
           "host:port serving Prometheus metrics at /metrics; empty = no "
           "metrics");
+ABSL_FLAG(int, metrics_threads, 8,
+          "threads serving /metrics (each request bounded by a 2 s timeout)");
 ABSL_FLAG(std::string, port_file, "",
           "once serving, write the gRPC port and then the metrics port (0 "
           "without metrics) to this file, one per line (for tests)");
@@ -102,9 +126,17 @@ absl::StatusOr<activation::server::ServerOptions> OptionsFromFlags() {
   options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
   options.tls_key_file = absl::GetFlag(FLAGS_tls_key);
   options.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
+  options.tls_reload_interval = absl::GetFlag(FLAGS_tls_reload_interval);
   options.max_connection_age = absl::GetFlag(FLAGS_max_connection_age);
+  options.max_memory_bytes = absl::GetFlag(FLAGS_max_memory);
+  options.max_rank = absl::GetFlag(FLAGS_max_rank);
+  options.max_concurrent_streams = absl::GetFlag(FLAGS_max_concurrent_streams);
+  options.stream_idle_timeout = absl::GetFlag(FLAGS_stream_idle_timeout);
+  options.drain_delay = absl::GetFlag(FLAGS_drain_delay);
   options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  options.allow_insecure_token = absl::GetFlag(FLAGS_allow_insecure_token);
   options.metrics_address = absl::GetFlag(FLAGS_metrics_address);
+  options.metrics_threads = absl::GetFlag(FLAGS_metrics_threads);
   if (const std::string path = absl::GetFlag(FLAGS_auth_token_file);
       !path.empty()) {
     absl::StatusOr<std::string> token = ReadToken(path);
@@ -160,9 +192,17 @@ int main(int argc, char** argv) {
   if (!server.ok()) return Fail(server.status(), 1);
   std::fprintf(stderr,
                "activation_server %s listening on port %d, metrics on port "
-               "%d\n",
+               "%d, memory budget %llu MiB\n",
                (*server)->info().version().c_str(), (*server)->port(),
-               (*server)->metrics_port());
+               (*server)->metrics_port(),
+               static_cast<unsigned long long>(
+                   (*server)->options().max_memory_bytes >> 20));
+  if (options->allow_insecure_token && !options->auth_token.empty() &&
+      options->tls_cert_file.empty()) {
+    std::fprintf(stderr,
+                 "activation_server: warning: the bearer token travels in "
+                 "clear text (--allow_insecure_token without --tls_cert)\n");
+  }
   if (const std::string path = absl::GetFlag(FLAGS_port_file); !path.empty()) {
     std::ofstream(path) << (*server)->port() << "\n"
                         << (*server)->metrics_port() << "\n";

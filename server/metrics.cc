@@ -1,11 +1,14 @@
 #include "server/metrics.h"
 
 #include <exception>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "prometheus/collectable.h"
 #include "prometheus/counter.h"
@@ -13,6 +16,7 @@
 #include "prometheus/histogram.h"
 #include "prometheus/metric_family.h"
 #include "prometheus/text_serializer.h"
+#include "server/call_gate.h"
 #include "server/process_metrics.h"
 #include "wire/convert.h"
 
@@ -147,35 +151,28 @@ struct Metrics::EngineSeries {
   prometheus::Counter* payload_sent;
 };
 
-// Calls refused by admission, by reason.
+// Calls refused by admission, by reason: CallGate's reason payloads.
 struct Metrics::AdmissionSeries {
   explicit AdmissionSeries(prometheus::Registry& registry) {
     auto& rejected = Counter(registry, "activation_rejected_total",
-                             "ActivationService calls refused before "
-                             "compute, by reason: max_inflight, "
-                             "unauthenticated, draining.");
-    max_inflight = &rejected.Add({{"reason", "max_inflight"}});
-    unauthenticated = &rejected.Add({{"reason", "unauthenticated"}});
-    draining = &rejected.Add({{"reason", "draining"}});
-  }
-
-  // Returns the counter of the refusal `code` stands for, or null.
-  prometheus::Counter* For(absl::StatusCode code) const {
-    switch (code) {
-      case absl::StatusCode::kResourceExhausted:
-        return max_inflight;
-      case absl::StatusCode::kUnauthenticated:
-        return unauthenticated;
-      case absl::StatusCode::kUnavailable:
-        return draining;
-      default:
-        return nullptr;
+                             "Calls refused before compute, by reason: "
+                             "max_inflight, max_memory, unauthenticated, "
+                             "draining.");
+    for (const char* reason :
+         {"max_inflight", "max_memory", "unauthenticated", "draining"}) {
+      by_reason.emplace(reason, &rejected.Add({{"reason", reason}}));
     }
   }
 
-  prometheus::Counter* max_inflight;
-  prometheus::Counter* unauthenticated;
-  prometheus::Counter* draining;
+  // Returns the counter of the reason `status` carries, or null.
+  prometheus::Counter* For(const absl::Status& status) const {
+    const auto reason = status.GetPayload(CallGate::kReasonPayload);
+    if (!reason.has_value()) return nullptr;
+    const auto it = by_reason.find(std::string(*reason));
+    return it == by_reason.end() ? nullptr : it->second;
+  }
+
+  absl::flat_hash_map<std::string, prometheus::Counter*> by_reason;
 };
 
 // The values read at scrape time: the in-flight gauge and build info.
@@ -187,9 +184,16 @@ class Metrics::ScrapeCollector final : public prometheus::Collectable {
     std::vector<prometheus::MetricFamily> families;
     families.push_back(SingleValueFamily(
         "activation_inflight_requests",
-        "ActivationService calls admitted and not yet finished.",
+        "Computations admitted and not yet finished.",
         prometheus::MetricType::Gauge,
         options_->inflight ? static_cast<double>(options_->inflight()) : 0.0));
+    families.push_back(SingleValueFamily(
+        "activation_memory_held_bytes",
+        "Bytes of the memory budget (--max_memory) that computations and "
+        "their unsent answers hold.",
+        prometheus::MetricType::Gauge,
+        options_->held_bytes ? static_cast<double>(options_->held_bytes())
+                             : 0.0));
     prometheus::MetricFamily build = SingleValueFamily(
         "activation_build_info", "Always 1; the labels name the build.",
         prometheus::MetricType::Gauge, 1.0);
@@ -214,9 +218,20 @@ Metrics::Metrics(Options options)
 
 Metrics::~Metrics() { StopServing(); }
 
-absl::Status Metrics::Serve(const std::string& address) {
+absl::Status Metrics::Serve(const std::string& address, int threads,
+                            absl::Duration request_timeout) {
+  // civetweb's options; keep-alive stays off (its default), so a thread is
+  // free again once it has answered.
+  std::vector<std::string> options = {
+      "listening_ports",
+      address,
+      "num_threads",
+      absl::StrCat(threads),
+      "request_timeout_ms",
+      absl::StrCat(absl::ToInt64Milliseconds(request_timeout)),
+  };
   try {
-    exposer_ = std::make_unique<prometheus::Exposer>(address);
+    exposer_ = std::make_unique<prometheus::Exposer>(std::move(options));
   } catch (const std::exception& e) {
     return absl::UnavailableError(absl::StrCat("metrics: cannot listen on ",
                                                address, " (", e.what(), ")"));
@@ -291,9 +306,9 @@ void CallRecord::Computed(core::DataType dtype, uint64_t elements,
   }
 }
 
-void CallRecord::Rejected(absl::StatusCode code) {
+void CallRecord::Rejected(const absl::Status& status) {
   if (series_ == nullptr) return;
-  if (prometheus::Counter* counter = metrics_->admission_->For(code)) {
+  if (prometheus::Counter* counter = metrics_->admission_->For(status)) {
     counter->Increment();
   }
 }

@@ -38,8 +38,10 @@ class Metrics {
   struct Options {
     std::string version;
     std::string git_sha;
-    // Read at scrape time for activation_inflight_requests.
+    // Read at scrape time for activation_inflight_requests and
+    // activation_memory_held_bytes.
     std::function<int()> inflight;
+    std::function<uint64_t()> held_bytes;
   };
 
   explicit Metrics(Options options);
@@ -49,9 +51,12 @@ class Metrics {
   Metrics(const Metrics&) = delete;
   Metrics& operator=(const Metrics&) = delete;
 
-  // Serves GET /metrics on `address` (host:port; port 0 picks one).
-  // Returns Unavailable when it cannot listen.
-  absl::Status Serve(const std::string& address);
+  // Serves GET /metrics on `address` (host:port; port 0 picks one) from
+  // `threads` threads, each request read and written within
+  // `request_timeout`, so that slow or half-open clients hold a thread for
+  // that long at most. Returns Unavailable when it cannot listen.
+  absl::Status Serve(const std::string& address, int threads,
+                     absl::Duration request_timeout);
   // Stops serving, waiting for scrapes in progress: after it returns, the
   // `inflight` callback is not called again. Idempotent.
   void StopServing();
@@ -106,9 +111,9 @@ class CallRecord {
   void Computed(core::DataType dtype, uint64_t elements,
                 absl::Duration duration, bool ok);
 
-  // Admission refused the call with `code`: UNAVAILABLE (draining),
-  // UNAUTHENTICATED or RESOURCE_EXHAUSTED (max_inflight).
-  void Rejected(absl::StatusCode code);
+  // Admission refused the call with `status`, whose CallGate::kReasonPayload
+  // names the reason.
+  void Rejected(const absl::Status& status);
 
   // Records the call's status and latency. Once; later calls do nothing.
   void Finish(absl::StatusCode code);

@@ -1,21 +1,28 @@
 #include "server/options.h"
 
+#include <unistd.h>
+
 #include <fstream>
 #include <limits>
 #include <sstream>
 #include <string>
+#include <tuple>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "grpc/grpc_security_constants.h"
+#include "grpcpp/security/tls_certificate_provider.h"
+#include "grpcpp/security/tls_credentials_options.h"
+#include "server/auth.h"
 
 namespace activation::server {
 namespace {
 
 constexpr int64_t kMinMessageBytes = 128 << 10;
 constexpr uint64_t kMaxElementsCap = uint64_t{1} << 60;
+constexpr int kMaxRankCap = 1024;
 
 template <typename... Parts>
 absl::Status Invalid(const Parts&... parts) {
@@ -57,6 +64,25 @@ absl::Status CheckLimits(const ServerOptions& o) {
   if (o.max_inflight <= 0) {
     return Invalid("max_inflight must be > 0, got ", o.max_inflight);
   }
+  // Room for one largest message (see MemoryFor in callback_service.cc).
+  const uint64_t smallest_memory =
+      2 * static_cast<uint64_t>(o.max_message_bytes) + (16 << 10);
+  if (o.max_memory_bytes != 0 && o.max_memory_bytes < smallest_memory) {
+    return Invalid("max_memory must be >= 2 * max_message_bytes + 16 KiB = ",
+                   smallest_memory, ", got ", o.max_memory_bytes);
+  }
+  if (o.max_rank < 1 || o.max_rank > kMaxRankCap) {
+    return Invalid("max_rank must be in [1, ", kMaxRankCap, "], got ",
+                   o.max_rank);
+  }
+  if (o.max_concurrent_streams < 1) {
+    return Invalid("max_concurrent_streams must be > 0, got ",
+                   o.max_concurrent_streams);
+  }
+  if (o.metrics_threads < 1 || o.metrics_threads > 64) {
+    return Invalid("metrics_threads must be in [1, 64], got ",
+                   o.metrics_threads);
+  }
   return absl::OkStatus();
 }
 
@@ -67,6 +93,13 @@ absl::Status CheckTls(const ServerOptions& o) {
   }
   if (!o.tls_client_ca_file.empty() && o.tls_cert_file.empty()) {
     return Invalid("tls_client_ca needs tls_cert and tls_key");
+  }
+  if (!o.auth_token.empty() && o.tls_cert_file.empty() &&
+      !o.allow_insecure_token) {
+    return Invalid(
+        "auth_token_file without tls_cert would send the token in clear "
+        "text; set tls_cert and tls_key, or allow_insecure_token (e.g. "
+        "behind a TLS-terminating proxy)");
   }
   return absl::OkStatus();
 }
@@ -86,6 +119,23 @@ absl::Status CheckDurations(const ServerOptions& o) {
     return Invalid("shutdown_grace must be in [0, ",
                    absl::FormatDuration(longest), "], got ",
                    absl::FormatDuration(o.shutdown_grace));
+  }
+  if (o.drain_delay < absl::ZeroDuration() ||
+      o.drain_delay > o.shutdown_grace) {
+    return Invalid("drain_delay must be in [0, shutdown_grace = ",
+                   absl::FormatDuration(o.shutdown_grace), "], got ",
+                   absl::FormatDuration(o.drain_delay));
+  }
+  if (o.tls_reload_interval < absl::Seconds(1) ||
+      o.tls_reload_interval > absl::Hours(24)) {
+    return Invalid("tls_reload_interval must be in [1s, 24h], got ",
+                   absl::FormatDuration(o.tls_reload_interval));
+  }
+  if (o.stream_idle_timeout <= absl::ZeroDuration() ||
+      o.stream_idle_timeout > longest) {
+    return Invalid("stream_idle_timeout must be in (0, ",
+                   absl::FormatDuration(longest), "], got ",
+                   absl::FormatDuration(o.stream_idle_timeout));
   }
   return absl::OkStatus();
 }
@@ -128,26 +178,64 @@ absl::Status ValidateServerOptions(const ServerOptions& o) {
   return CheckDurations(o);
 }
 
+uint64_t MemoryAvailable() {
+  const uint64_t ram = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) *
+                       static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  // cgroup v2, then v1; "max" or a v1 "unlimited" (huge) value: no limit.
+  for (const char* path : {"/sys/fs/cgroup/memory.max",
+                           "/sys/fs/cgroup/memory/memory.limit_in_bytes"}) {
+    std::ifstream file(path);
+    std::string text;
+    uint64_t limit = 0;
+    if (file >> text && absl::SimpleAtoi(text, &limit) && limit > 0 &&
+        limit < ram) {
+      return limit;
+    }
+  }
+  return ram;
+}
+
+ServerOptions WithMachineDefaults(ServerOptions options) {
+  if (options.max_memory_bytes == 0) {
+    options.max_memory_bytes = MemoryAvailable() / 2;
+  }
+  return options;
+}
+
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFor(
     const ServerOptions& o) {
   if (o.tls_cert_file.empty()) return grpc::InsecureServerCredentials();
-  grpc::SslServerCredentialsOptions ssl;
-  absl::StatusOr<std::string> cert =
-      ReadPem("tls_cert", o.tls_cert_file, "CERTIFICATE");
-  if (!cert.ok()) return cert.status();
-  absl::StatusOr<std::string> key =
-      ReadPem("tls_key", o.tls_key_file, "PRIVATE KEY");
-  if (!key.ok()) return key.status();
-  ssl.pem_key_cert_pairs.push_back({*key, *cert});
-  if (!o.tls_client_ca_file.empty()) {
-    absl::StatusOr<std::string> ca =
-        ReadPem("tls_client_ca", o.tls_client_ca_file, "CERTIFICATE");
-    if (!ca.ok()) return ca.status();
-    ssl.pem_root_certs = *ca;
-    ssl.client_certificate_request =
-        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  // Read once to fail at start on a wrong file; then gRPC re-reads them
+  // every tls_reload_interval, so a rotated certificate (cert-manager, a
+  // Kubernetes secret) is served to new connections without a restart.
+  for (const auto& [flag, path, kind] :
+       {std::make_tuple("tls_cert", o.tls_cert_file, "CERTIFICATE"),
+        std::make_tuple("tls_key", o.tls_key_file, "PRIVATE KEY"),
+        std::make_tuple("tls_client_ca", o.tls_client_ca_file,
+                        "CERTIFICATE")}) {
+    if (path.empty()) continue;
+    if (absl::Status s = ReadPem(flag, path, kind).status(); !s.ok()) return s;
   }
-  return grpc::SslServerCredentials(ssl);
+  auto provider =
+      std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+          o.tls_key_file, o.tls_cert_file, o.tls_client_ca_file,
+          static_cast<unsigned>(absl::ToInt64Seconds(o.tls_reload_interval)));
+  grpc::experimental::TlsServerCredentialsOptions tls(provider);
+  tls.watch_identity_key_cert_pairs();
+  if (o.tls_client_ca_file.empty()) {
+    tls.set_cert_request_type(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  } else {
+    tls.watch_root_certs();
+    tls.set_cert_request_type(
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  }
+  std::shared_ptr<grpc::ServerCredentials> credentials =
+      grpc::experimental::TlsServerCredentials(tls);
+  if (!o.auth_token.empty()) {
+    credentials->SetAuthMetadataProcessor(
+        std::make_shared<TokenAuthProcessor>(o.auth_token));
+  }
+  return credentials;
 }
 
 }  // namespace activation::server

@@ -27,7 +27,7 @@ absl::Status ReluHandler::Relu(v1::ReluRequest* request,
                                const core::Engine::CancelCheck& cancelled,
                                ComputeStats* stats) const {
   absl::StatusOr<DecodedRequest> decoded =
-      DecodeRequest(*request, max_elements_);
+      DecodeRequest(*request, max_elements_, max_rank_);
   if (!decoded.ok()) return decoded.status();
   void* data = MovePayload(decoded->float_data, request->mutable_input(),
                            response->mutable_output());

@@ -26,8 +26,9 @@ struct ComputeStats {
 class ReluHandler {
  public:
   // `engine` is not owned and must outlive *this.
-  ReluHandler(const core::Engine* engine, uint64_t max_elements)
-      : engine_(engine), max_elements_(max_elements) {}
+  ReluHandler(const core::Engine* engine, uint64_t max_elements,
+              int max_rank = 64)
+      : engine_(engine), max_elements_(max_elements), max_rank_(max_rank) {}
 
   // Computes ReLU of `request`'s input into `response`. The payload is moved,
   // not copied, from the request into the response and computed in place
@@ -41,6 +42,7 @@ class ReluHandler {
  private:
   const core::Engine* engine_;  // Not owned.
   const uint64_t max_elements_;
+  const int max_rank_;
 };
 
 }  // namespace activation::server

@@ -1,5 +1,6 @@
 #include "server/server.h"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 
@@ -8,6 +9,7 @@
 #include "absl/time/clock.h"
 #include "grpc/grpc.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/resource_quota.h"
 #include "grpcpp/server_builder.h"
 #include "server/call.h"
 #include "server/call_gate.h"
@@ -22,6 +24,12 @@ namespace activation::server {
 namespace {
 
 constexpr char kServiceName[] = "activation.v1.ActivationService";
+constexpr absl::Duration kMetricsRequestTimeout = absl::Seconds(2);
+// How long a drain lets the last answered clients' next calls be refused
+// before gRPC stops accepting.
+constexpr absl::Duration kSettle = absl::Milliseconds(250);
+// How long gRPC may wait at the stop for calls the server has answered.
+constexpr absl::Duration kLastCallsGrace = absl::Seconds(1);
 
 v1::ServerInfo MakeInfo(const ServerOptions& o, const core::Engine& engine,
                         bool auth_required) {
@@ -38,6 +46,10 @@ v1::ServerInfo MakeInfo(const ServerOptions& o, const core::Engine& engine,
   info.set_max_inflight(o.max_inflight);
   info.set_engine_threads(engine.concurrency());
   info.set_auth_required(auth_required);
+  info.set_max_rank(o.max_rank);
+  info.set_max_memory_bytes(static_cast<int64_t>(o.max_memory_bytes));
+  info.set_stream_idle_timeout_ms(
+      absl::ToInt64Milliseconds(o.stream_idle_timeout));
   return info;
 }
 
@@ -48,6 +60,18 @@ void ConfigureBuilder(const ServerOptions& o,
   builder.AddListeningPort(o.address, std::move(credentials), port);
   builder.SetMaxReceiveMessageSize(static_cast<int>(o.max_message_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(o.max_message_bytes));
+  // gRPC's own buffers (messages being received, before admission) get half
+  // the budget, the admitted computations the other half (CallGate).
+  grpc::ResourceQuota quota("activation_server");
+  quota.Resize(o.max_memory_bytes / 2);
+  builder.SetResourceQuota(quota);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                             o.max_concurrent_streams);
+  // Envoy's edge defaults: idle connections close after an hour; a peer
+  // that stops answering pings is dropped (and its calls cancelled).
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, 3600 * 1000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60 * 1000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20 * 1000);
   // A second server on the same port must fail, not share the traffic.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   // Accept client keepalive pings as often as every 10 s (gRPC's default
@@ -67,7 +91,8 @@ void ConfigureBuilder(const ServerOptions& o,
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Create(
-    const ServerOptions& options) {
+    const ServerOptions& requested) {
+  const ServerOptions options = WithMachineDefaults(requested);
   if (absl::Status s = ValidateServerOptions(options); !s.ok()) return s;
   std::unique_ptr<Server> server(new Server(options));
   if (absl::Status s = server->Start(); !s.ok()) return s;
@@ -87,6 +112,7 @@ absl::Status Server::BuildParts() {
   engine_ = *std::move(engine);
   CallGate::Options gate_options;
   gate_options.max_inflight = options_.max_inflight;
+  gate_options.max_memory_bytes = options_.max_memory_bytes / 2;
   gate_options.auth_token = options_.auth_token;
   gate_ = std::make_unique<CallGate>(gate_options);
   if (!options_.metrics_address.empty()) {
@@ -96,15 +122,19 @@ absl::Status Server::BuildParts() {
     metrics_options.inflight = [gate = gate_.get()] {
       return gate->inflight();
     };
+    metrics_options.held_bytes = [gate = gate_.get()] {
+      return gate->held_bytes();
+    };
     metrics_ = std::make_unique<Metrics>(std::move(metrics_options));
   }
-  handler_ =
-      std::make_unique<ReluHandler>(engine_.get(), options_.max_elements);
+  handler_ = std::make_unique<ReluHandler>(engine_.get(), options_.max_elements,
+                                           options_.max_rank);
   info_ = MakeInfo(options_, *engine_, gate_->auth_required());
-  health_ = std::make_unique<HealthService>(std::set<std::string>{kServiceName},
-                                            metrics_.get());
+  health_ =
+      std::make_unique<HealthService>(std::set<std::string>{kServiceName},
+                                      metrics_.get(), HealthService::Limits());
   service_ = std::make_unique<CallbackService>(
-      Backend{handler_.get(), gate_.get(), metrics_.get(), &info_});
+      Backend{handler_.get(), gate_.get(), metrics_.get(), &streams_, &info_});
   return absl::OkStatus();
 }
 
@@ -130,29 +160,74 @@ absl::Status Server::Start() {
             : "; or tls_cert and tls_key are not a certificate and its key)"));
   }
   if (metrics_ != nullptr) {
-    if (absl::Status s = metrics_->Serve(options_.metrics_address); !s.ok()) {
+    if (absl::Status s =
+            metrics_->Serve(options_.metrics_address, options_.metrics_threads,
+                            kMetricsRequestTimeout);
+        !s.ok()) {
       Shutdown();
       return s;
     }
     metrics_port_ = metrics_->port();
   }
+  reaper_ = std::thread([this] { ReapIdleStreams(); });
   return absl::OkStatus();
+}
+
+void Server::ReapIdleStreams() {
+  const absl::Duration timeout = options_.stream_idle_timeout;
+  const absl::Duration period =
+      std::min(absl::Seconds(1), std::max(timeout / 4, absl::Milliseconds(10)));
+  const absl::Status no_message = absl::DeadlineExceededError(
+      absl::StrCat("no message for ", absl::FormatDuration(timeout),
+                   " (--stream_idle_timeout); the stream is closed"));
+  const absl::Status unread = absl::CancelledError(
+      absl::StrCat("the answer was not read for ",
+                   absl::FormatDuration(timeout), " (--stream_idle_timeout)"));
+  while (!stop_reaper_.WaitForNotificationWithTimeout(period)) {
+    const absl::Time cutoff = absl::Now() - timeout;
+    streams_.EndIdle(CallRegistry::Wait::kClientMessage, cutoff, no_message);
+    streams_.EndIdle(CallRegistry::Wait::kClientRead, cutoff, unread);
+  }
 }
 
 void Server::Shutdown() {
   absl::MutexLock lock(&shutdown_mu_);
   if (shut_down_ || server_ == nullptr) return;
   shut_down_ = true;
-  const absl::Time deadline = absl::Now() + options_.shutdown_grace;
-  // While calls are in flight the server keeps answering, so that new
-  // ActivationService calls learn why they are refused (UNAVAILABLE, "server
-  // is shutting down") and health checks get NOT_SERVING, not a closed port.
-  gate_->StartDraining();
+  const absl::Time start = absl::Now();
+  const absl::Time deadline = start + options_.shutdown_grace;
+  // While the drain lasts the server keeps answering, so that new calls
+  // learn why they are refused (UNAVAILABLE "server is shutting down", with
+  // a retry pushback past the stop: our client and gRPC retry policies try
+  // again elsewhere, or after the port has closed, never into the stop
+  // itself) and health checks get NOT_SERVING, not a closed port.
+  gate_->StartDraining(start + options_.drain_delay + kSettle);
   health_->Shutdown();
-  gate_->WaitIdle(deadline);
+  const absl::Status draining =
+      absl::UnavailableError("server is shutting down");
+  streams_.EndIdle(CallRegistry::Wait::kClientMessage, absl::InfiniteFuture(),
+                   draining);
+  absl::SleepFor(start + options_.drain_delay - absl::Now());
+  bool idle = gate_->inflight() == 0 && gate_->held_bytes() == 0;
+  if (!idle) {
+    // A client answered now may call again at once: give that call the
+    // time to be refused with a pushback before gRPC stops.
+    idle = gate_->WaitIdle(deadline);
+    gate_->ExtendDrain(absl::Now() + kSettle);
+    absl::SleepFor(kSettle);
+  }
+  // Streams that were computing ended after their answer (CallbackService);
+  // any that went idle meanwhile end here.
+  streams_.EndIdle(CallRegistry::Wait::kClientMessage, absl::InfiniteFuture(),
+                   draining);
   // Then gRPC stops accepting and cancels whatever is left at the deadline.
-  server_->Shutdown(absl::ToChronoTime(deadline));
+  // Once every answer is out, what is left only waits on its client (a
+  // stream told UNAVAILABLE that it does not close): a second is enough.
+  server_->Shutdown(absl::ToChronoTime(
+      idle ? std::min(deadline, absl::Now() + kLastCallsGrace) : deadline));
   server_->Wait();
+  stop_reaper_.Notify();
+  if (reaper_.joinable()) reaper_.join();
   // Last, as its scrapes read the gate.
   if (metrics_ != nullptr) metrics_->StopServing();
 }

@@ -5,13 +5,16 @@
 #define ACTIVATION_SERVER_SERVER_H_
 
 #include <memory>
+#include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "activation/v1/activation.pb.h"
 #include "core/engine.h"
 #include "grpcpp/server.h"
+#include "server/call_registry.h"
 #include "server/options.h"
 
 namespace activation::server {
@@ -46,10 +49,15 @@ class Server {
   Metrics* metrics() const { return metrics_.get(); }
   const v1::ServerInfo& info() const { return info_; }
 
-  // Drains: health turns NOT_SERVING, new calls get UNAVAILABLE, in-flight
-  // calls may finish within shutdown_grace and are cancelled after it; then
-  // stops gRPC and the metrics endpoint. Returns when the server has
-  // stopped, in every thread that calls it. Idempotent.
+  // The options in force, machine defaults filled in.
+  const ServerOptions& options() const { return options_; }
+
+  // Drains: health turns NOT_SERVING, new calls and streams waiting for a
+  // message get UNAVAILABLE (for drain_delay at least, so that clients and
+  // load balancers move away), computations in flight finish (within
+  // shutdown_grace; cancelled after it); then stops gRPC and the metrics
+  // endpoint. Returns when the server has stopped, in every thread that
+  // calls it. Idempotent.
   void Shutdown() ABSL_LOCKS_EXCLUDED(shutdown_mu_);
 
  private:
@@ -57,8 +65,11 @@ class Server {
 
   // Makes the engine, metrics, gate, handler and health service.
   absl::Status BuildParts();
-  // Builds and starts the gRPC server and the metrics endpoint.
+  // Builds and starts the gRPC server, the metrics endpoint and the reaper
+  // of idle streams.
   absl::Status Start();
+  // Ends streams idle for stream_idle_timeout until `stop_reaper_`.
+  void ReapIdleStreams();
 
   const ServerOptions options_;
   v1::ServerInfo info_;
@@ -69,8 +80,11 @@ class Server {
   std::unique_ptr<CallGate> gate_;
   std::unique_ptr<ReluHandler> handler_;
   std::unique_ptr<HealthService> health_;
+  CallRegistry streams_;
   std::unique_ptr<CallbackService> service_;
   std::unique_ptr<grpc::Server> server_;
+  absl::Notification stop_reaper_;
+  std::thread reaper_;
 
   // Held for the whole of Shutdown: a second caller waits for the first.
   absl::Mutex shutdown_mu_;
