@@ -417,14 +417,16 @@ def _peer_answer(sock):
 
 
 def drain(launch, runs=6, threads=4, elements=1024, sigterm_after_s=1.0,
-          call_deadline_s=5.0, after_exit_s=0.2, shutdown_grace="5s"):
+          call_deadline_s=5.0, after_exit_s=0.2, shutdown_grace="5s",
+          retry=0):
     """Issue 10 #8: SIGTERM under load from `threads` looping Relu clients.
 
     Per run: start a server with --shutdown_grace, let each thread call in a
     loop on its own connection for `sigterm_after_s`, send SIGTERM, keep
     calling until `after_exit_s` after the server exited. Counts each thread's
     codes by the phase the call ended in (load, draining: SIGTERM sent,
-    exited) and checks every OK answer exactly.
+    exited) and checks every OK answer exactly. With `retry`, the clients
+    retry UNAVAILABLE with backoff, as activation::Client does.
     """
     request = relu_request(elements=elements)
     expected = relu_expected(elements)
@@ -437,7 +439,7 @@ def drain(launch, runs=6, threads=4, elements=1024, sigterm_after_s=1.0,
 
             def worker(i):
                 counts = per_thread[i]
-                with channel(server.target) as chan:
+                with channel(server.target, retry=bool(retry)) as chan:
                     relu = raw_unary(chan, RELU)
                     while phase[0] != "stop":
                         try:

@@ -12,6 +12,7 @@ Use Debian's /usr/bin/python3 (grpcio, numpy, protobuf, h2 from apt).
 """
 
 import contextlib
+import json
 import os
 import select
 import signal
@@ -299,13 +300,26 @@ def _r(value, digits=1):
 
 # --- A well-behaved client -----------------------------------------------
 
-def channel(target, max_metadata=None):
-    """Returns a grpcio channel with its own connection (no shared pool)."""
+# A well-behaved client's retry policy: UNAVAILABLE is retried with backoff
+# (and the server's grpc-retry-pushback-ms), as activation::Client does.
+RETRY_SERVICE_CONFIG = json.dumps({"methodConfig": [{
+    "name": [{"service": "activation.v1.ActivationService"}],
+    "retryPolicy": {"maxAttempts": 3, "initialBackoff": "0.1s",
+                    "maxBackoff": "1s", "backoffMultiplier": 2,
+                    "retryableStatusCodes": ["UNAVAILABLE"]}}]})
+
+
+def channel(target, max_metadata=None, retry=False):
+    """Returns a grpcio channel with its own connection (no shared pool);
+    with `retry`, one that retries UNAVAILABLE like activation::Client."""
     options = [("grpc.use_local_subchannel_pool", 1),
                ("grpc.max_receive_message_length", -1),
                ("grpc.max_send_message_length", -1)]
     if max_metadata:
         options.append(("grpc.max_metadata_size", max_metadata))
+    if retry:
+        options += [("grpc.enable_retries", 1),
+                    ("grpc.service_config", RETRY_SERVICE_CONFIG)]
     return grpc.insecure_channel(target, options=options)
 
 

@@ -83,6 +83,7 @@ TEST(BenchTest, StreamModeCountsEveryMessage) {
 TEST(BenchTest, FailedCallsAreNamedAsGhzNamesThem) {
   server::ServerOptions server_options;
   server_options.auth_token = "s3cret";
+  server_options.allow_insecure_token = true;  // plaintext loopback
   auto server = StartServer(server_options);
   ASSERT_NE(server, nullptr);
   BenchOptions options;

@@ -16,7 +16,8 @@ source "$(dirname "$0")/../testing/lib.sh"
 
 echo s3cret > "$tmp/token"
 "$server_binary" --address=127.0.0.1:0 --metrics_address= \
-  --auth_token_file="$tmp/token" --port_file="$tmp/port" 2>"$tmp/server.log" &
+  --auth_token_file="$tmp/token" --allow_insecure_token --drain_delay=0s \
+  --port_file="$tmp/port" 2>"$tmp/server.log" &
 server_pid=$!
 for _ in $(seq 100); do [[ -s "$tmp/port" ]] && break; sleep 0.1; done
 client=("$client_binary" "--target=127.0.0.1:$(head -n1 "$tmp/port")")

@@ -63,6 +63,10 @@ constexpr char kReluStarted[] =
     "grpc_server_started_total{grpc_method=\"Relu\",grpc_service=\"activation."
     "v1.ActivationService\",grpc_type=\"unary\"}";
 
+constexpr char kReluHandlingCount[] =
+    "grpc_server_handling_seconds_count{grpc_method=\"Relu\",grpc_service="
+    "\"activation.v1.ActivationService\",grpc_type=\"unary\"}";
+
 std::string ReluHandled(const std::string& code) {
   return "grpc_server_handled_total{grpc_code=\"" + code +
          "\",grpc_method=\"Relu\",grpc_service=\"activation.v1."
@@ -153,8 +157,11 @@ TEST_F(CancellationTest, ClientCancellationIsCancelledAndServerStaysHealthy) {
 
   // The engine stopped: it ran for far less than the full compute, and
   // returned nothing.
-  std::map<std::string, double> m =
-      ScrapeUntil([](auto& m) { return m[kComputeCount] == 1; });
+  // The engine run is recorded as it ends, the call's status a moment later
+  // (after the handler has freed the 512 MiB): wait for both.
+  std::map<std::string, double> m = ScrapeUntil([](auto& m) {
+    return m[kComputeCount] == 1 && m[kReluHandlingCount] == 1;
+  });
   const Clock::time_point stopped = Clock::now();
   ASSERT_EQ(m[kComputeCount], 1) << "the cancelled compute never ended";
   const double cancelled = m[kComputeSeconds];

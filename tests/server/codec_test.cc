@@ -154,5 +154,34 @@ TEST(CodecTest, RejectsBadParamsWithTheParamsPrefix) {
                        "got INT8"));
 }
 
+TEST(CodecTest, RejectsMoreDimensionsThanMaxRank) {
+  const std::vector<int64_t> shape(5, 1);
+  EXPECT_THAT(DecodeRequest(Request(v1::DATA_TYPE_INT8, shape, 1), kMaxElements,
+                            /*max_rank=*/5),
+              IsOk());
+  EXPECT_THAT(
+      DecodeRequest(Request(v1::DATA_TYPE_INT8, shape, 1), kMaxElements,
+                    /*max_rank=*/4),
+      StatusIs(absl::StatusCode::kResourceExhausted,
+               "input.shape has 5 dimensions; this server accepts at most 4 "
+               "(--max_rank)"));
+}
+
+TEST(CodecTest, ShapesOfMoreThan16DimensionsAreSummarised) {
+  std::vector<int64_t> shape(16, 2);
+  EXPECT_THAT(
+      DecodeRequest(Request(v1::DATA_TYPE_INT8, shape, 0), uint64_t{1} << 20),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               "input.raw_data has 0 bytes; shape "
+               "[2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2] of INT8 needs 65536"));
+  shape.push_back(3);
+  EXPECT_THAT(
+      DecodeRequest(Request(v1::DATA_TYPE_INT8, shape, 0), uint64_t{1} << 20),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               "input.raw_data has 0 bytes; shape "
+               "[2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,...] (17 dimensions) of INT8 "
+               "needs 196608"));
+}
+
 }  // namespace
 }  // namespace activation::server

@@ -5,6 +5,7 @@
 #include "server/metrics.h"
 
 #include <chrono>
+#include <future>
 #include <map>
 #include <string>
 #include <thread>
@@ -14,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "activation/v1/activation.grpc.pb.h"
 #include "gmock/gmock.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "server/server.h"
@@ -29,6 +31,7 @@ using ::activation::testing::Float32Tensor;
 using ::activation::testing::HttpGet;
 using ::activation::testing::ParseSamples;
 using ::activation::testing::StartServer;
+using ::activation::testing::WaitForInflight;
 
 constexpr char kToken[] = "t0ken";
 
@@ -41,6 +44,19 @@ std::string Series(const std::string& name, const std::string& method,
          type + "\"}";
 }
 
+// INT8 -1s, `elements` of them, with a negative slope: the engine's slowest
+// path (see cancellation_test), ~200 ms for kHeldInt8 on one engine thread.
+v1::ReluRequest Int8Request(size_t elements) {
+  v1::ReluRequest request;
+  request.mutable_input()->set_dtype(v1::DATA_TYPE_INT8);
+  request.mutable_input()->add_shape(static_cast<int64_t>(elements));
+  request.mutable_input()->set_raw_data(std::string(elements, '\xff'));
+  request.mutable_params()->set_negative_slope(0.5);
+  return request;
+}
+
+constexpr size_t kHeldInt8 = size_t{256} << 20;
+
 // One server for the test: metrics on, a token, and one call in flight at most.
 class MetricsTest : public ::testing::Test {
  protected:
@@ -48,18 +64,30 @@ class MetricsTest : public ::testing::Test {
     ServerOptions options;
     options.metrics_address = "127.0.0.1:0";
     options.auth_token = kToken;
+    options.allow_insecure_token = true;  // plaintext loopback
     options.max_inflight = 1;
+    // One engine thread and room for kHeldInt8: a computation that lasts.
+    options.engine_threads = 1;
+    options.max_message_bytes = kHeldInt8 + (1 << 20);
     server_ = StartServer(options);
     ASSERT_NE(server_, nullptr);
     ASSERT_GT(server_->metrics_port(), 0);
-    stub_ = v1::ActivationService::NewStub(Connect(server_->port()));
+    stub_ = v1::ActivationService::NewStub(
+        Connect(server_->port(), grpc::InsecureChannelCredentials(),
+                kHeldInt8 + (1 << 20)));
   }
 
   void Authorize(grpc::ClientContext& context) {
     context.AddMetadata("authorization", std::string("Bearer ") + kToken);
   }
 
+  // Calls Relu once the one slot is free: a call's admission lasts until
+  // gRPC is done with it, which can be a moment after its client has the
+  // answer, so a call right after another could find the slot still held.
+  // Waiting on the gauge (bounded) keeps the counts exact; a retry would add
+  // a refusal to them.
   grpc::StatusCode Relu(const v1::ReluRequest& request, bool token = true) {
+    EXPECT_TRUE(WaitForInflight(*server_, 0, std::chrono::seconds(5)));
     grpc::ClientContext context;
     if (token) Authorize(context);
     v1::ReluResponse response;
@@ -109,7 +137,8 @@ TEST_F(MetricsTest, KnownMixOfCallsGivesExactCounts) {
             grpc::StatusCode::UNAUTHENTICATED);
 
   // Streams: one of 4 OK messages (2 elements each); one of 2 OK messages
-  // and a bad third.
+  // and a bad third; and below, one of an INT8 message of kHeldInt8
+  // elements.
   {
     grpc::ClientContext context;
     Authorize(context);
@@ -136,15 +165,22 @@ TEST_F(MetricsTest, KnownMixOfCallsGivesExactCounts) {
     ASSERT_EQ(stream->Finish().error_code(),
               grpc::StatusCode::INVALID_ARGUMENT);
   }
-  // Over --max_inflight=1 while a stream holds the slot.
+  // Over --max_inflight=1 while a stream's message holds the slot: the
+  // computation of kHeldInt8 elements, which lasts ~200 ms; the refused call
+  // comes within a few ms of the gauge showing it.
   {
     grpc::ClientContext context;
     Authorize(context);
     auto stream = stub_->ReluStream(&context);
     v1::ReluResponse response;
-    ASSERT_TRUE(stream->Write(Request(2)));
+    ASSERT_TRUE(stream->Write(Int8Request(kHeldInt8)));
+    ASSERT_TRUE(WaitForInflight(*server_, 1));
+    grpc::ClientContext refused_context;
+    Authorize(refused_context);
+    ASSERT_EQ(stub_->Relu(&refused_context, Request(4), &response).error_code(),
+              grpc::StatusCode::RESOURCE_EXHAUSTED);
     ASSERT_TRUE(stream->Read(&response));
-    ASSERT_EQ(Relu(Request(4)), grpc::StatusCode::RESOURCE_EXHAUSTED);
+    ASSERT_EQ(response.output().raw_data().size(), kHeldInt8);
     stream->WritesDone();
     ASSERT_TRUE(stream->Finish().ok());
   }
@@ -186,21 +222,31 @@ TEST_F(MetricsTest, KnownMixOfCallsGivesExactCounts) {
   EXPECT_EQ(m[Series("grpc_server_handling_seconds_count", "ReluStream", bidi)],
             3);
 
-  // Elements computed and returned: 3*4 unary + (4+2+1)*2 in streams.
-  EXPECT_EQ(m["activation_elements_total{dtype=\"FLOAT32\"}"], 26);
+  // Elements computed and returned: 3*4 unary + (4+2)*2 in streams, and the
+  // INT8 message.
+  EXPECT_EQ(m["activation_elements_total{dtype=\"FLOAT32\"}"], 24);
+  EXPECT_EQ(m["activation_elements_total{dtype=\"INT8\"}"], kHeldInt8);
   // Engine runs, including the failed compute-free ones? No: only decoded
-  // requests reach the engine: 3 unary + 7 stream messages.
-  EXPECT_EQ(m["activation_compute_seconds_count{dtype=\"FLOAT32\"}"], 10);
+  // requests reach the engine: 3 unary + 6 FLOAT32 stream messages, and the
+  // INT8 one.
+  EXPECT_EQ(m["activation_compute_seconds_count{dtype=\"FLOAT32\"}"], 9);
+  EXPECT_EQ(m["activation_compute_seconds_count{dtype=\"INT8\"}"], 1);
   // Payload bytes: received = every decoded message's tensor, 4 bytes each
-  // element: unary 3*4 + 2*5 + 1*4 (unauthenticated) + 1*4 (rejected) and
-  // streams 4*2 + 3*2 + 1*2.
+  // FLOAT32 element: unary 3*4 + 2*5 + 1*4 (rejected) and streams 4*2 +
+  // 3*2; plus the INT8 message, 1 byte each. The unauthenticated call is
+  // refused before its message is parsed: none of its bytes.
   EXPECT_EQ(m["activation_payload_bytes_total{direction=\"received\"}"],
-            4 * (12 + 10 + 4 + 4 + 8 + 6 + 2));
+            4 * (12 + 10 + 4 + 8 + 6) + kHeldInt8);
   EXPECT_EQ(m["activation_payload_bytes_total{direction=\"sent\"}"],
-            4 * (12 + 8 + 4 + 2));
+            4 * (12 + 8 + 4) + kHeldInt8);
   EXPECT_EQ(m["activation_rejected_total{reason=\"unauthenticated\"}"], 1);
   EXPECT_EQ(m["activation_rejected_total{reason=\"max_inflight\"}"], 1);
   EXPECT_EQ(m["activation_rejected_total{reason=\"draining\"}"], 0);
+  EXPECT_EQ(m["activation_rejected_total{reason=\"max_memory\"}"], 0);
+  // The last stream's slot is freed when its answer's write is done.
+  m = ScrapeUntil([](std::map<std::string, double>& m) {
+    return m["activation_inflight_requests"] == 0;
+  });
   EXPECT_EQ(m["activation_inflight_requests"], 0);
   EXPECT_EQ(m["activation_build_info{git_sha=\"" + server_->info().git_sha() +
               "\",version=\"0.1.0\"}"],
@@ -286,6 +332,63 @@ TEST_F(MetricsTest, HistogramBucketsSpan25MicrosecondsTo30Seconds) {
   std::map<std::string, double> m = ParseSamples(*text);
   EXPECT_TRUE(m.count(first_bucket)) << *text;
   EXPECT_EQ(m[last_bucket], 1);
+}
+
+// Bytes that are not a ReluRequest are answered INVALID_ARGUMENT and
+// counted as such (received, no payload, no compute).
+TEST_F(MetricsTest, MalformedBytesAreCountedAsInvalidArgument) {
+  grpc::GenericStub stub(Connect(server_->port()));
+  grpc::ClientContext context;
+  Authorize(context);
+  grpc::Slice slice(std::string("\xff\xff\xff", 3));
+  grpc::ByteBuffer request(&slice, 1);
+  grpc::ByteBuffer response;
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(&context, "/activation.v1.ActivationService/Relu",
+                 grpc::StubOptions(), &request, &response,
+                 [&done](grpc::Status status) { done.set_value(status); });
+  const grpc::Status status = done.get_future().get();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(),
+            "the message (3 bytes) is not an activation.v1.ReluRequest");
+  const std::string unary = "unary";
+  std::map<std::string, double> m = Scrape();
+  EXPECT_EQ(m[Series("grpc_server_started_total", "Relu", unary)], 1);
+  EXPECT_EQ(
+      m[Series("grpc_server_handled_total", "Relu", unary, "InvalidArgument")],
+      1);
+  EXPECT_EQ(m[Series("grpc_server_msg_received_total", "Relu", unary)], 1);
+  EXPECT_EQ(m[Series("grpc_server_msg_sent_total", "Relu", unary)], 0);
+  EXPECT_EQ(m["activation_payload_bytes_total{direction=\"received\"}"], 0);
+}
+
+// A call bigger than the whole memory budget is refused, counted under
+// reason "max_memory". With max_message_bytes 128 KiB and the smallest
+// max_memory (2 * 128 KiB + 16 KiB), calls get half: 139264 bytes; 16384
+// FLOAT32 elements need 2 * 65536 + 16 KiB = 147456.
+TEST(MetricsMemoryTest, CallOverTheMemoryBudgetIsCountedAsMaxMemory) {
+  ServerOptions options;
+  options.metrics_address = "127.0.0.1:0";
+  options.max_message_bytes = 128 << 10;
+  options.max_memory_bytes = 2 * (128 << 10) + (16 << 10);
+  auto server = StartServer(options);
+  ASSERT_NE(server, nullptr);
+  auto stub = v1::ActivationService::NewStub(Connect(server->port()));
+  grpc::ClientContext context;
+  v1::ReluResponse response;
+  const grpc::Status status = stub->Relu(&context, Request(16384), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(status.error_message(),
+            "this call needs 147456 bytes of server memory, more than all "
+            "139264 the server has for calls (--max_memory)");
+  grpc::ClientContext small_context;
+  EXPECT_TRUE(stub->Relu(&small_context, Request(1000), &response).ok());
+  std::map<std::string, double> m = ParseSamples(server->metrics()->Scrape());
+  EXPECT_EQ(m["activation_rejected_total{reason=\"max_memory\"}"], 1);
+  EXPECT_EQ(m["activation_rejected_total{reason=\"max_inflight\"}"], 0);
+  EXPECT_EQ(m[Series("grpc_server_handled_total", "Relu", "unary",
+                     "ResourceExhausted")],
+            1);
 }
 
 TEST(MetricsOffTest, NoMetricsAddressMeansNoMetrics) {

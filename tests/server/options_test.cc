@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -132,6 +133,73 @@ TEST(ServerOptionsTest, InvalidOptionsFailAtTheirStageAndAtCreate) {
        [](ServerOptions& o) { o.shutdown_grace = absl::InfiniteDuration(); },
        Stage::kValidate, absl::StatusCode::kInvalidArgument,
        "shutdown_grace must be in [0, 596h31m23.647s], got inf"},
+      {"max_memory under 2 * max_message_bytes + 16 KiB",
+       [](ServerOptions& o) {
+         o.max_message_bytes = 1 << 20;
+         o.max_memory_bytes = (2 << 20) + (16 << 10) - 1;
+       },
+       Stage::kValidate, absl::StatusCode::kInvalidArgument,
+       "max_memory must be >= 2 * max_message_bytes + 16 KiB = 2113536, got "
+       "2113535"},
+      {"max_memory under the default max_message_bytes' floor",
+       [](ServerOptions& o) { o.max_memory_bytes = 1; }, Stage::kValidate,
+       absl::StatusCode::kInvalidArgument,
+       "max_memory must be >= 2 * max_message_bytes + 16 KiB = 134234112, got "
+       "1"},
+      {"zero max_rank", [](ServerOptions& o) { o.max_rank = 0; },
+       Stage::kValidate, absl::StatusCode::kInvalidArgument,
+       "max_rank must be in [1, 1024], got 0"},
+      {"max_rank over 1024", [](ServerOptions& o) { o.max_rank = 1025; },
+       Stage::kValidate, absl::StatusCode::kInvalidArgument,
+       "max_rank must be in [1, 1024], got 1025"},
+      {"zero max_concurrent_streams",
+       [](ServerOptions& o) { o.max_concurrent_streams = 0; }, Stage::kValidate,
+       absl::StatusCode::kInvalidArgument,
+       "max_concurrent_streams must be > 0, got 0"},
+      {"zero metrics_threads", [](ServerOptions& o) { o.metrics_threads = 0; },
+       Stage::kValidate, absl::StatusCode::kInvalidArgument,
+       "metrics_threads must be in [1, 64], got 0"},
+      {"metrics_threads over 64",
+       [](ServerOptions& o) { o.metrics_threads = 65; }, Stage::kValidate,
+       absl::StatusCode::kInvalidArgument,
+       "metrics_threads must be in [1, 64], got 65"},
+      {"token without TLS (sent in clear text)",
+       [](ServerOptions& o) { o.auth_token = "t0ken"; }, Stage::kValidate,
+       absl::StatusCode::kInvalidArgument,
+       "auth_token_file without tls_cert would send the token in clear "
+       "text; set tls_cert and tls_key, or allow_insecure_token (e.g. "
+       "behind a TLS-terminating proxy)"},
+      {"negative drain_delay",
+       [](ServerOptions& o) { o.drain_delay = absl::Seconds(-1); },
+       Stage::kValidate, absl::StatusCode::kInvalidArgument,
+       "drain_delay must be in [0, shutdown_grace = 20s], got -1s"},
+      {"drain_delay over shutdown_grace",
+       [](ServerOptions& o) {
+         o.shutdown_grace = absl::Seconds(5);
+         o.drain_delay = absl::Seconds(6);
+       },
+       Stage::kValidate, absl::StatusCode::kInvalidArgument,
+       "drain_delay must be in [0, shutdown_grace = 5s], got 6s"},
+      {"tls_reload_interval under 1s",
+       [](ServerOptions& o) {
+         o.tls_reload_interval = absl::Milliseconds(999);
+       },
+       Stage::kValidate, absl::StatusCode::kInvalidArgument,
+       "tls_reload_interval must be in [1s, 24h], got 999ms"},
+      {"tls_reload_interval over 24h",
+       [](ServerOptions& o) {
+         o.tls_reload_interval = absl::Hours(24) + absl::Seconds(1);
+       },
+       Stage::kValidate, absl::StatusCode::kInvalidArgument,
+       "tls_reload_interval must be in [1s, 24h], got 24h1s"},
+      {"zero stream_idle_timeout",
+       [](ServerOptions& o) { o.stream_idle_timeout = absl::ZeroDuration(); },
+       Stage::kValidate, absl::StatusCode::kInvalidArgument,
+       "stream_idle_timeout must be in (0, 596h31m23.647s], got 0"},
+      {"stream_idle_timeout over INT_MAX ms",
+       [](ServerOptions& o) { o.stream_idle_timeout = absl::Hours(600); },
+       Stage::kValidate, absl::StatusCode::kInvalidArgument,
+       "stream_idle_timeout must be in (0, 596h31m23.647s], got 600h"},
       {"unreadable tls_cert",
        [&](ServerOptions& o) {
          o.tls_cert_file = missing;
@@ -187,6 +255,74 @@ TEST(ServerOptionsTest, InvalidOptionsFailAtTheirStageAndAtCreate) {
     }
     EXPECT_THAT(Server::Create(options), StatusIs(c.code, c.message));
   }
+}
+
+// Each new option's bounds are inclusive: the values at the edges start.
+TEST(ServerOptionsTest, BoundaryValuesAreValid) {
+  const std::vector<std::pair<std::string, std::function<void(ServerOptions&)>>>
+      edges = {
+          {"max_memory exactly 2 * max_message_bytes + 16 KiB",
+           [](ServerOptions& o) {
+             o.max_message_bytes = 1 << 20;
+             o.max_memory_bytes = (2 << 20) + (16 << 10);
+           }},
+          {"max_rank 1", [](ServerOptions& o) { o.max_rank = 1; }},
+          {"max_rank 1024", [](ServerOptions& o) { o.max_rank = 1024; }},
+          {"max_concurrent_streams 1",
+           [](ServerOptions& o) { o.max_concurrent_streams = 1; }},
+          {"metrics_threads 1",
+           [](ServerOptions& o) { o.metrics_threads = 1; }},
+          {"metrics_threads 64",
+           [](ServerOptions& o) { o.metrics_threads = 64; }},
+          {"tls_reload_interval 1s",
+           [](ServerOptions& o) { o.tls_reload_interval = absl::Seconds(1); }},
+          {"tls_reload_interval 24h",
+           [](ServerOptions& o) { o.tls_reload_interval = absl::Hours(24); }},
+          {"drain_delay = shutdown_grace",
+           [](ServerOptions& o) {
+             o.shutdown_grace = absl::Seconds(5);
+             o.drain_delay = absl::Seconds(5);
+           }},
+          {"stream_idle_timeout 1ms",
+           [](ServerOptions& o) {
+             o.stream_idle_timeout = absl::Milliseconds(1);
+           }},
+          {"token without TLS, allowed explicitly",
+           [](ServerOptions& o) {
+             o.auth_token = "t0ken";
+             o.allow_insecure_token = true;
+           }},
+      };
+  for (const auto& [name, mutate] : edges) {
+    SCOPED_TRACE(name);
+    ServerOptions options;
+    mutate(options);
+    EXPECT_OK(ValidateServerOptions(options));
+  }
+}
+
+TEST(ServerOptionsTest, TokenWithoutTlsStartsOnlyWhenAllowed) {
+  ServerOptions options;
+  options.address = "127.0.0.1:0";
+  options.auth_token = "t0ken";
+  EXPECT_THAT(Server::Create(options),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ::testing::StartsWith("auth_token_file without "
+                                             "tls_cert would send the token")));
+  options.allow_insecure_token = true;
+  options.drain_delay = absl::ZeroDuration();
+  absl::StatusOr<std::unique_ptr<Server>> server = Server::Create(options);
+  ASSERT_OK(server);
+  EXPECT_TRUE((*server)->info().auth_required());
+}
+
+TEST(ServerOptionsTest, MachineDefaultsFillMaxMemoryWithHalfOfWhatIsAvailable) {
+  EXPECT_EQ(WithMachineDefaults(ServerOptions()).max_memory_bytes,
+            MemoryAvailable() / 2);
+  ServerOptions set;
+  set.max_memory_bytes = uint64_t{5} << 30;
+  EXPECT_EQ(WithMachineDefaults(set).max_memory_bytes, uint64_t{5} << 30);
+  EXPECT_GT(MemoryAvailable(), uint64_t{0});
 }
 
 }  // namespace

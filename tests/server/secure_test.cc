@@ -6,9 +6,11 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -19,7 +21,9 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "server/metrics.h"
 #include "server/server.h"
+#include "tests/testing/prometheus_text.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_server.h"
 
@@ -84,7 +88,11 @@ class SecureServerTest : public ::testing::Test {
                  "extendedKeyUsage=serverAuth") &&
         MakeLeaf("client", "ca", "client", "extendedKeyUsage=clientAuth") &&
         MakeLeaf("other_client", "other_ca", "other client",
-                 "extendedKeyUsage=clientAuth");
+                 "extendedKeyUsage=clientAuth") &&
+        // The rotated-in server certificate: another CA, another CN.
+        MakeLeaf("server_b", "other_ca", "rotated",
+                 "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
+                 "extendedKeyUsage=serverAuth");
   }
 
   static void TearDownTestSuite() {
@@ -95,6 +103,13 @@ class SecureServerTest : public ::testing::Test {
 
   void SetUp() override {
     ASSERT_TRUE(ready_) << "openssl could not make the test certificates";
+  }
+
+  // Copies `from` to `to` atomically: a reader sees the old file or the new
+  // one, whole (written beside it, then renamed over it).
+  static bool ReplaceFile(const std::string& from, const std::string& to) {
+    return RunQuietly(absl::StrCat("cp '", from, "' '", to, ".tmp' && mv '", to,
+                                   ".tmp' '", to, "'"));
   }
 
   // Returns the path of `name` in the suite's directory.
@@ -262,12 +277,125 @@ TEST_F(SecureServerTest, MutualTlsRejectsClientCertFromUnrelatedCa) {
             grpc::StatusCode::UNAVAILABLE);
 }
 
-// A plaintext server whose ActivationService calls need "Bearer s3cret".
+// Calls Relu over a new connection of its own (not shared with earlier
+// channels), trusting `ca`; on OK returns the server certificate's common
+// name in `common_name`.
+grpc::Status CallOnNewConnection(
+    int port, std::shared_ptr<grpc::ChannelCredentials> creds,
+    std::string* common_name) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  auto channel =
+      grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port), creds, args);
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx);
+  v1::ReluRequest request;
+  *request.mutable_input() = Float32Tensor(kInput);
+  v1::ReluResponse response;
+  grpc::Status status =
+      v1::ActivationService::NewStub(channel)->Relu(&ctx, request, &response);
+  if (status.ok()) {
+    EXPECT_THAT(Float32Values(response.output()),
+                ElementsAre(0.0f, 0.0f, 0.0f, 1.5f));
+    std::vector<grpc::string_ref> names =
+        ctx.auth_context()->FindPropertyValues("x509_common_name");
+    *common_name =
+        names.empty() ? "" : std::string(names[0].data(), names[0].size());
+  }
+  return status;
+}
+
+// The certificate and key files are replaced under a live server (as
+// cert-manager does); after the reload interval, new connections get the
+// new certificate, without a restart.
+TEST_F(SecureServerTest, RotatedCertificateIsServedToNewConnections) {
+  const std::string cert = Path("rotating.pem");
+  const std::string key = Path("rotating.key");
+  ASSERT_TRUE(ReplaceFile(Path("server.pem"), cert));
+  ASSERT_TRUE(ReplaceFile(Path("server.key"), key));
+  server::ServerOptions options;
+  options.tls_cert_file = cert;
+  options.tls_key_file = key;
+  options.tls_reload_interval = absl::Seconds(1);
+  auto server = StartServer(options);
+  ASSERT_NE(server, nullptr);
+  std::string common_name;
+  grpc::Status status =
+      CallOnNewConnection(server->port(), Credentials("ca"), &common_name);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(common_name, "localhost");
+  EXPECT_EQ(
+      CallOnNewConnection(server->port(), Credentials("other_ca"), &common_name)
+          .error_code(),
+      grpc::StatusCode::UNAVAILABLE);
+
+  ASSERT_TRUE(ReplaceFile(Path("server_b.key"), key));
+  ASSERT_TRUE(ReplaceFile(Path("server_b.pem"), cert));
+  // Two reload intervals and a half: read at least once after both files
+  // were replaced.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  status = CallOnNewConnection(server->port(), Credentials("other_ca"),
+                               &common_name);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(common_name, "rotated");
+  // Only the new certificate is served: a client trusting only the old CA
+  // cannot connect any more.
+  EXPECT_EQ(CallOnNewConnection(server->port(), Credentials("ca"), &common_name)
+                .error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+}
+
+// With TLS and a token, the token is checked as the headers arrive (gRPC's
+// AuthMetadataProcessor) for the ActivationService only: health stays open
+// to probes, and a call without the token never reaches the service (no
+// call started, no payload received, in the server's metrics).
+TEST_F(SecureServerTest, TlsWithTokenGuardsTheServiceAndLeavesHealthOpen) {
+  server::ServerOptions options = TlsOptions();
+  options.auth_token = "s3cret";
+  options.metrics_address = "127.0.0.1:0";
+  auto server = StartServer(options);
+  ASSERT_NE(server, nullptr);
+  auto channel = Connect(server->port(), Credentials("ca"));
+
+  grpc::ClientContext health_ctx;
+  SetDeadline(&health_ctx);
+  HealthCheckRequest request;
+  request.set_service("activation.v1.ActivationService");
+  HealthCheckResponse response;
+  grpc::Status status = grpc::health::v1::Health::NewStub(channel)->Check(
+      &health_ctx, request, &response);
+  ASSERT_TRUE(status.ok()) << "health needs no token: "
+                           << status.error_message();
+  EXPECT_EQ(response.status(), HealthCheckResponse::SERVING);
+
+  std::vector<float> output;
+  status = CallRelu(channel, "", &output);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(status.error_message(),
+            "missing \"authorization: Bearer <token>\" metadata");
+  status = CallRelu(channel, "Bearer wrong", &output);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(status.error_message(), "invalid bearer token");
+  std::map<std::string, double> m = ParseSamples(server->metrics()->Scrape());
+  EXPECT_EQ(m["grpc_server_started_total{grpc_method=\"Relu\",grpc_service="
+              "\"activation.v1.ActivationService\",grpc_type=\"unary\"}"],
+            0);
+  EXPECT_EQ(m["activation_payload_bytes_total{direction=\"received\"}"], 0);
+
+  // The scheme is case-insensitive here too.
+  status = CallRelu(channel, "bearer s3cret", &output);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_THAT(output, ElementsAre(0.0f, 0.0f, 0.0f, 1.5f));
+}
+
+// A plaintext server whose ActivationService calls need "Bearer s3cret"
+// (allowed explicitly: a token without TLS is refused at Create otherwise).
 class BearerTokenTest : public ::testing::Test {
  protected:
   void SetUp() override {
     server::ServerOptions options;
     options.auth_token = "s3cret";
+    options.allow_insecure_token = true;
     server_ = StartServer(options);
     ASSERT_NE(server_, nullptr);
     channel_ = Connect(server_->port());

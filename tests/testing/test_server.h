@@ -7,21 +7,28 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "activation/v1/activation.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "server/metrics.h"
 #include "server/server.h"
+#include "tests/testing/prometheus_text.h"
 
 namespace activation::testing {
 
 // Starts a server with `options` (address forced to 127.0.0.1:0); fails the
-// test and returns null if it cannot.
+// test and returns null if it cannot. Tests shut servers down without the
+// production drain delay, unless they set one of their own.
 inline std::unique_ptr<server::Server> StartServer(
     server::ServerOptions options) {
   options.address = "127.0.0.1:0";
+  if (options.drain_delay == server::ServerOptions().drain_delay) {
+    options.drain_delay = absl::ZeroDuration();
+  }
   auto server = server::Server::Create(options);
   EXPECT_TRUE(server.ok()) << server.status();
   return server.ok() ? *std::move(server) : nullptr;
@@ -74,6 +81,65 @@ inline std::vector<float> Float32Values(const v1::Tensor& tensor) {
                 values.size() * sizeof(float));
   }
   return values;
+}
+
+// Returns the server's gauge `name` (e.g. "activation_inflight_requests":
+// computations holding a slot; "activation_memory_held_bytes": bytes that
+// computations and their unsent answers hold). The server must have metrics
+// on (metrics_address).
+inline double Gauge(const server::Server& server, const std::string& name) {
+  if (server.metrics() == nullptr) {
+    ADD_FAILURE() << "Gauge needs a server with metrics_address set";
+    return -1;
+  }
+  return ParseSamples(server.metrics()->Scrape())[name];
+}
+
+inline int Inflight(const server::Server& server) {
+  return static_cast<int>(Gauge(server, "activation_inflight_requests"));
+}
+
+inline double HeldBytes(const server::Server& server) {
+  return Gauge(server, "activation_memory_held_bytes");
+}
+
+// Waits until `done(server)` holds or `timeout` passes; returns whether it
+// did. Polls every millisecond.
+template <typename Predicate>
+bool WaitFor(const server::Server& server, const Predicate& done,
+             std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+  const auto give_up = std::chrono::steady_clock::now() + timeout;
+  while (!done(server)) {
+    if (std::chrono::steady_clock::now() > give_up) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+// Waits until Inflight(server) == `n`; see WaitFor.
+inline bool WaitForInflight(
+    const server::Server& server, int n,
+    std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+  return WaitFor(
+      server, [n](const server::Server& s) { return Inflight(s) == n; },
+      timeout);
+}
+
+// Waits until the server holds an answer it cannot send: its computation
+// over (no slot held), its bytes still held.
+inline bool WaitForUnsentAnswer(
+    const server::Server& server,
+    std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+  return WaitFor(
+      server,
+      // Two scrapes, bytes first: bytes held at the first, no slot at the
+      // second means the computation holding them has ended. (One scrape
+      // reads the gauges one after the other, and could see the slot
+      // before it was taken and the bytes after.)
+      [](const server::Server& s) {
+        return HeldBytes(s) > 0 && Inflight(s) == 0;
+      },
+      timeout);
 }
 
 }  // namespace activation::testing
