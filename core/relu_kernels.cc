@@ -18,6 +18,7 @@
 #include <type_traits>
 
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -331,12 +332,35 @@ ACTIVATION_MULTIVERSION void ReluFloat16Portable(const FloatConstants& c,
 #define ACTIVATION_F16C_TARGET __attribute__((target("avx2,f16c")))
 
 bool CpuHasF16C() {
-  static const bool has =
-      __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+  // F16C from CPUID leaf 1 (ECX bit 29): clang 14's __builtin_cpu_supports
+  // does not know "f16c". AVX2 implies the OS saves the AVX state F16C uses.
+  static const bool has = [] {
+    unsigned eax, ebx, ecx, edx;
+    return __builtin_cpu_supports("avx2") &&
+           __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C) != 0;
+  }();
   return has;
 }
 
 namespace {
+
+// Returns `op` applied to the eight floats `x`. Clang refuses AVX vector
+// arguments into code compiled without AVX, as `op` is (GCC's flatten inlines
+// it instead): under clang the vectors cross by pointer, and clang inlines
+// the op into its AVX2 caller all the same.
+template <typename Op>
+ACTIVATION_F16C_TARGET inline __m256 ApplyToEight(const Op& op, __m256 x) {
+#if defined(__clang__)
+  struct Apply {
+    static void Run(const Op& op, const __m256* x, __m256* y) { *y = op(*x); }
+  };
+  __m256 y;
+  Apply::Run(op, &x, &y);
+  return y;
+#else
+  return op(x);
+#endif
+}
 
 // One step of ReluFloat16F16C: 8 halves at `in` to 8 halves at `out` (which
 // may be `in`). Widens, runs `op` on all eight lanes at once, rounds to
@@ -346,7 +370,7 @@ ACTIVATION_F16C_TARGET inline void ReluEightHalves(const Op& op,
                                                    const uint8_t* in,
                                                    uint8_t* out) {
   const __m128i halves = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in));
-  const __m256 results = op(_mm256_cvtph_ps(halves));
+  const __m256 results = ApplyToEight(op, _mm256_cvtph_ps(halves));
   const __m128i narrowed =
       _mm256_cvtps_ph(results, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   const __m128i magnitude = _mm_and_si128(halves, _mm_set1_epi16(0x7fff));
@@ -412,14 +436,17 @@ namespace activation::core {
 
 absl::string_view KernelIsa() {
 #if defined(__x86_64__) && defined(__GNUC__)
-  // The same tests GCC's target_clones resolvers make.
   const bool f16c = internal::CpuHasF16C();
+#if !defined(__clang__)
+  // The same tests GCC's target_clones resolvers make. (Clang builds no
+  // clones, see ACTIVATION_MULTIVERSION, and its 14 knows no "x86-64-v4".)
   if (__builtin_cpu_supports("x86-64-v4")) {
     return f16c ? "x86-64-v4 (AVX-512)+F16C" : "x86-64-v4 (AVX-512)";
   }
   if (__builtin_cpu_supports("x86-64-v3")) {
     return f16c ? "x86-64-v3 (AVX2)+F16C" : "x86-64-v3 (AVX2)";
   }
+#endif
   return f16c ? "x86-64+F16C" : "x86-64";
 #else
   return "portable";

@@ -12,9 +12,11 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # Tests: the Python example and checks, the format check, the core tests on
   # an emulated baseline CPU, a real Prometheus (and promtool), the container
-  # image and `podman kube play`, curl.
+  # image and `podman kube play`, curl; clang with its sanitizer and libFuzzer
+  # runtimes for the fuzz targets (scripts/fuzz.sh).
   python3-grpcio python3-numpy python3-protobuf python3-yaml python3-h2
   clang-format qemu-user
+  clang libclang-rt-14-dev
   prometheus
   podman buildah runc mmdebstrap catatonit
   curl

@@ -1,6 +1,6 @@
-// The engine against a plain scalar reference, written branch by branch from
-// docs/semantics.md, on random inputs full of NaN, infinities, signed zeros,
-// subnormals and values equal to the parameters.
+// The engine against the plain scalar reference of
+// tests/testing/reference_relu.h, on random inputs full of NaN, infinities,
+// signed zeros, subnormals and values equal to the parameters.
 
 #include <cmath>
 #include <cstdint>
@@ -9,7 +9,6 @@
 #include <optional>
 #include <random>
 #include <string>
-#include <type_traits>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -17,114 +16,18 @@
 #include "core/relu.h"
 #include "gtest/gtest.h"
 #include "tests/testing/reference_float.h"
+#include "tests/testing/reference_relu.h"
 #include "tests/testing/status_matchers.h"
 
 namespace activation::core {
 namespace {
 
 using ::activation::testing::RefBFloat16FromDouble;
-using ::activation::testing::RefBFloat16ToFloat;
+using ::activation::testing::RefFloat;
 using ::activation::testing::RefHalfFromDouble;
-using ::activation::testing::RefHalfToFloat;
-
-// ---- Reference ReLU ----
-
-template <typename T>
-T RefDocumented(T x, std::optional<T> max_value, T slope, T threshold) {
-  if (std::isnan(x)) return x;
-  if (max_value && x >= *max_value) return *max_value;
-  if (x >= threshold) return x;
-  if (slope == T(0)) return T(0);
-  return slope * (x - threshold);
-}
-
-template <typename T>
-T RefMax(T a, T b) {  // NaN from a; a on ties
-  if (std::isnan(a)) return a;
-  return a < b ? b : a;
-}
-template <typename T>
-T RefMin(T a, T b) {
-  if (std::isnan(a)) return a;
-  return b < a ? b : a;
-}
-
-template <typename T>
-T RefKeras(T x, std::optional<T> max_value, T alpha, T threshold) {
-  if (alpha != T(0) && !max_value && threshold == T(0)) {
-    return x > T(0) ? x : alpha * x;
-  }
-  T negative_part = 0;
-  if (alpha != T(0)) {
-    negative_part = RefMax(threshold != T(0) ? -x + threshold : -x, T(0));
-  }
-  T y;
-  if (threshold != T(0)) {
-    y = x * (x > threshold ? T(1) : T(0));
-  } else {
-    y = RefMax(x, T(0));
-  }
-  if (max_value) y = RefMin(RefMax(y, T(0)), *max_value);
-  if (alpha != T(0)) y -= alpha * negative_part;
-  return y;
-}
-
-// Rounds a parameter as the mode and dtype prescribe, then widens it to the
-// compute type exactly.
-double RefParam(double value, Mode mode, DataType dtype) {
-  if (mode == Mode::kKeras) value = static_cast<float>(value);
-  switch (dtype) {
-    case DataType::kFloat32:
-      return static_cast<float>(value);
-    case DataType::kFloat16:
-      return RefHalfToFloat(RefHalfFromDouble(value));
-    case DataType::kBFloat16:
-      return RefBFloat16ToFloat(RefBFloat16FromDouble(value));
-    default:
-      return value;
-  }
-}
-
-template <typename T>
-T RefFloat(T x, const ReluParams& p, DataType dtype) {
-  std::optional<T> max_value;
-  if (p.max_value)
-    max_value = static_cast<T>(RefParam(*p.max_value, p.mode, dtype));
-  const T slope = static_cast<T>(RefParam(p.negative_slope, p.mode, dtype));
-  const T threshold = static_cast<T>(RefParam(p.threshold, p.mode, dtype));
-  return p.mode == Mode::kKeras ? RefKeras(x, max_value, slope, threshold)
-                                : RefDocumented(x, max_value, slope, threshold);
-}
-
-uint16_t RefHalfType(uint16_t h, const ReluParams& p, DataType dtype) {
-  const bool bf16 = dtype == DataType::kBFloat16;
-  const float x = bf16 ? RefBFloat16ToFloat(h) : RefHalfToFloat(h);
-  if (std::isnan(x)) return h;
-  const float y = RefFloat<float>(x, p, dtype);
-  return bf16 ? RefBFloat16FromDouble(y) : RefHalfFromDouble(y);
-}
-
-// Integers: long double holds every int64 exactly, so comparisons are exact.
-template <typename I>
-I RefSaturate(long double v) {
-  v = std::trunc(v);
-  if (v <= static_cast<long double>(std::numeric_limits<I>::min())) {
-    return std::numeric_limits<I>::min();
-  }
-  if (v >= static_cast<long double>(std::numeric_limits<I>::max())) {
-    return std::numeric_limits<I>::max();
-  }
-  return static_cast<I>(v);
-}
-
-template <typename I>
-I RefInt(I x, const ReluParams& p) {
-  const long double lx = x;
-  if (p.max_value && lx >= *p.max_value) return RefSaturate<I>(*p.max_value);
-  if (lx >= p.threshold) return x;
-  return RefSaturate<I>(p.negative_slope *
-                        (static_cast<double>(x) - p.threshold));
-}
+using ::activation::testing::RefHalfType;
+using ::activation::testing::RefInt;
+using ::activation::testing::SameResult;
 
 // ---- Random inputs ----
 
@@ -205,29 +108,6 @@ std::string Describe(const ReluParams& p, DataType dtype) {
       " mode=", p.mode == Mode::kKeras ? "KERAS" : "DOCUMENTED",
       " max_value=", p.max_value ? absl::StrCat(*p.max_value) : "none",
       " slope=", p.negative_slope, " threshold=", p.threshold);
-}
-
-template <typename T>
-bool IsNaNStored(T value, DataType dtype) {
-  if constexpr (std::is_floating_point_v<T>) {
-    return std::isnan(value);
-  } else if constexpr (std::is_same_v<T, uint16_t>) {
-    if (dtype == DataType::kFloat16) return std::isnan(RefHalfToFloat(value));
-    if (dtype == DataType::kBFloat16) {
-      return std::isnan(RefBFloat16ToFloat(value));
-    }
-  }
-  return false;
-}
-
-// Bit-exact, except that KERAS mode promises NaN but not which NaN (x86 and
-// TensorFlow's kernels may differ in sign and payload).
-template <typename T>
-bool SameResult(T expected, T actual, Mode mode, DataType dtype) {
-  if (mode == Mode::kKeras && IsNaNStored(expected, dtype)) {
-    return IsNaNStored(actual, dtype);
-  }
-  return std::memcmp(&expected, &actual, sizeof(T)) == 0;
 }
 
 template <typename Stored>

@@ -1,0 +1,195 @@
+// Fuzzes what the server does with a client's bytes: parse them as a
+// ReluRequest, decode and validate it (server/codec.h), and compute the
+// accepted ones as the service does (ReluHandler: payload moved into the
+// response, computed in place by a multi-threaded Engine). Checks that
+// refusals have the codec's codes and bounded messages, that acceptance
+// agrees with an independent reading of the request, and that every
+// accepted request computes what the scalar reference computes (bit for
+// bit; any NaN for a NaN in KERAS mode).
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "activation/v1/activation.pb.h"
+#include "core/dtype.h"
+#include "core/engine.h"
+#include "core/relu.h"
+#include "server/codec.h"
+#include "server/relu_handler.h"
+#include "tests/testing/reference_relu.h"
+
+namespace activation {
+namespace {
+
+constexpr uint64_t kMaxElements = uint64_t{1} << 20;
+constexpr int kMaxRank = 64;
+// Error messages quote at most 16 dimensions; no message needs more.
+constexpr size_t kMaxMessageBytes = 1024;
+
+[[noreturn]] void Fail(const char* what, const std::string& detail) {
+  std::fprintf(stderr, "fuzz_decode: %s: %s\n", what, detail.c_str());
+  std::abort();
+}
+
+// Two threads and a small grain, so that tensors of a few hundred elements
+// already run in parallel chunks.
+const server::ReluHandler& Handler() {
+  static const core::Engine* const engine = [] {
+    core::EngineOptions options;
+    options.threads = 2;
+    options.grain_elements = 64;
+    absl::StatusOr<std::unique_ptr<core::Engine>> created =
+        core::Engine::Create(options);
+    if (!created.ok()) Fail("Engine::Create", created.status().ToString());
+    return created->release();
+  }();
+  static const server::ReluHandler* const handler =
+      new server::ReluHandler(engine, kMaxElements, kMaxRank);
+  return *handler;
+}
+
+// product(shape) when every dimension is >= 0 and the product fits in 64
+// bits and in kMaxElements; nullopt otherwise. Written apart from the codec.
+std::optional<uint64_t> ExpectedCount(const v1::Tensor& tensor) {
+  if (tensor.shape_size() > kMaxRank) return std::nullopt;
+  unsigned __int128 count = 1;
+  for (int64_t dim : tensor.shape()) {
+    if (dim < 0) return std::nullopt;
+    count = count * static_cast<uint64_t>(dim);
+    if (count > kMaxElements) count = kMaxElements + 1;  // stays > the limit
+  }
+  for (int64_t dim : tensor.shape()) {
+    if (dim == 0) return 0;
+  }
+  if (count > kMaxElements) return std::nullopt;
+  return static_cast<uint64_t>(count);
+}
+
+core::ReluParams ParamsOf(const v1::ReluParams& wire) {
+  core::ReluParams params;
+  if (wire.has_max_value()) params.max_value = wire.max_value();
+  params.negative_slope = wire.negative_slope();
+  params.threshold = wire.threshold();
+  params.mode = wire.mode() == v1::MODE_KERAS ? core::Mode::kKeras
+                                              : core::Mode::kDocumented;
+  return params;
+}
+
+// Returns true when `request` describes a tensor and parameters the service
+// must compute, read from the proto apart from the codec.
+bool WellFormed(const v1::ReluRequest& request) {
+  if (!request.has_input()) return false;
+  const v1::Tensor& input = request.input();
+  if (input.dtype() < 1 || input.dtype() > 12) return false;
+  const auto dtype = static_cast<core::DataType>(input.dtype());
+  const std::optional<uint64_t> count = ExpectedCount(input);
+  if (!count.has_value()) return false;
+  const bool has_raw = !input.raw_data().empty();
+  const bool has_floats = input.float_data_size() > 0;
+  if (has_raw && has_floats) return false;
+  if (has_floats) {
+    if (dtype != core::DataType::kFloat32 ||
+        static_cast<uint64_t>(input.float_data_size()) != *count) {
+      return false;
+    }
+  } else if (input.raw_data().size() != *count * core::ItemSize(dtype)) {
+    return false;
+  }
+  const int mode = request.params().mode();
+  if (mode < 0 || mode > 2) return false;
+  return core::ValidateReluParams(ParamsOf(request.params()), dtype).ok();
+}
+
+void CheckRefusal(const absl::Status& status) {
+  if (status.code() != absl::StatusCode::kInvalidArgument &&
+      status.code() != absl::StatusCode::kResourceExhausted) {
+    Fail("refusal with an unexpected code", status.ToString());
+  }
+  if (status.message().size() > kMaxMessageBytes) {
+    Fail("refusal message too long",
+         std::to_string(status.message().size()) + " bytes");
+  }
+}
+
+// The elements of `tensor` as the engine sees them: raw_data, or the
+// float_data values in host order.
+std::string PayloadBytes(const v1::Tensor& tensor, bool float_data) {
+  if (!float_data) return tensor.raw_data();
+  return std::string(reinterpret_cast<const char*>(tensor.float_data().data()),
+                     tensor.float_data_size() * sizeof(float));
+}
+
+void CheckAccepted(const v1::ReluRequest& request,
+                   const server::DecodedRequest& decoded) {
+  const v1::Tensor& input = request.input();
+  const auto dtype = static_cast<core::DataType>(input.dtype());
+  const std::optional<uint64_t> count = ExpectedCount(input);
+  if (!count.has_value() || *count != decoded.count) {
+    Fail("accepted a shape that has no valid count", input.ShortDebugString());
+  }
+  if (decoded.op.dtype() != dtype) Fail("dtype changed", "");
+  const std::string in = PayloadBytes(input, decoded.float_data);
+  if (in.size() != *count * core::ItemSize(dtype)) {
+    Fail("accepted a payload of the wrong size", std::to_string(in.size()));
+  }
+  const core::ReluParams params = ParamsOf(request.params());
+
+  std::vector<uint8_t> expected(in.size());
+  testing::RefReluBytes(params, dtype,
+                        reinterpret_cast<const uint8_t*>(in.data()),
+                        expected.data(), *count);
+
+  v1::ReluRequest moved = request;
+  v1::ReluResponse response;
+  if (absl::Status s = Handler().Relu(&moved, &response, nullptr); !s.ok()) {
+    Fail("ReluHandler refused what DecodeRequest accepted", s.ToString());
+  }
+  const v1::Tensor& output = response.output();
+  if (output.dtype() != input.dtype() ||
+      output.shape_size() != input.shape_size()) {
+    Fail("response dtype or shape differs", output.ShortDebugString());
+  }
+  const std::string out = PayloadBytes(output, decoded.float_data);
+  if (out.size() != in.size()) Fail("response payload size differs", "");
+  const size_t bad = testing::FirstMismatch(
+      params, dtype, expected.data(),
+      reinterpret_cast<const uint8_t*>(out.data()), *count);
+  if (bad != *count) {
+    Fail("result differs from the reference",
+         std::string(core::DataTypeName(dtype)) + " element " +
+             std::to_string(bad) + " params " +
+             request.params().ShortDebugString());
+  }
+}
+
+}  // namespace
+}  // namespace activation
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  activation::v1::ReluRequest request;
+  if (!request.ParseFromArray(data, static_cast<int>(size))) return 0;
+  absl::StatusOr<activation::server::DecodedRequest> decoded =
+      activation::server::DecodeRequest(request, activation::kMaxElements,
+                                        activation::kMaxRank);
+  if (decoded.ok() != activation::WellFormed(request)) {
+    activation::Fail(decoded.ok() ? "accepted a malformed request"
+                                  : "refused a well-formed request",
+                     decoded.status().ToString() + " for " +
+                         request.ShortDebugString().substr(0, 512));
+  }
+  if (!decoded.ok()) {
+    activation::CheckRefusal(decoded.status());
+    return 0;
+  }
+  activation::CheckAccepted(request, *decoded);
+  return 0;
+}
