@@ -190,6 +190,12 @@ grpc::ServerUnaryReactor* CallbackService::Relu(
           call.Received();
           return s;
         }
+        // gRPC runs a ByteBuffer handler even when the message never
+        // arrived (the client cancelled or went away while sending it):
+        // that is no invalid request.
+        if (!request->Valid()) {
+          return absl::CancelledError("the request message did not arrive");
+        }
         // The bytes are ours for the call; parsing moves them into the
         // request, computed in place and moved on into the response.
         v1::ReluRequest parsed;
