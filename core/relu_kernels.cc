@@ -27,7 +27,13 @@
 #include "core/internal/relu_plan.h"
 #include "core/relu.h"
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+// GCC's clones, except under ThreadSanitizer: GCC instruments the clones'
+// ifunc resolvers, which the dynamic linker runs before TSan's runtime is
+// initialised (every executable crashes at load). TSan builds run the
+// baseline kernels.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_THREAD__)
+#define ACTIVATION_CLONES 1
 #define ACTIVATION_MULTIVERSION                                                \
   __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"), \
                  flatten))
@@ -437,7 +443,7 @@ namespace activation::core {
 absl::string_view KernelIsa() {
 #if defined(__x86_64__) && defined(__GNUC__)
   const bool f16c = internal::CpuHasF16C();
-#if !defined(__clang__)
+#if defined(ACTIVATION_CLONES)
   // The same tests GCC's target_clones resolvers make. (Clang builds no
   // clones, see ACTIVATION_MULTIVERSION, and its 14 knows no "x86-64-v4".)
   if (__builtin_cpu_supports("x86-64-v4")) {
