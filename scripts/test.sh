@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # Passes the whole test suite on a fresh Debian bookworm machine: installs
-# missing dependencies, builds Release, runs every ctest test, then builds
-# again under AddressSanitizer + UndefinedBehaviorSanitizer and runs every
-# test there too (unit, e2e against the sanitized server, interop; not the
-# container image, which the first pass built and ran). Exits non-zero on
-# any failure.
-
+# missing dependencies, then three passes, each timed (README.md#tests):
+#   1. Release: every ctest test (unit, e2e, interop, deploy, the container
+#      image, the adversarial attacks, the soak);
+#   2. AddressSanitizer + UndefinedBehaviorSanitizer: every test again but
+#      the container, the attacks and the soak (their bounds are a Release
+#      server's);
+#   3. the libFuzzer targets (scripts/fuzz.sh), FUZZ_SECONDS each.
+# scripts/tsan.sh (ThreadSanitizer) is not a pass yet: it still ends with a
+# few reports at gRPC's callback lifetimes (docs/testing.md).
+# Exits non-zero on any failure.
 #
-#   scripts/test.sh                 everything
-#   SKIP_SANITIZERS=1 scripts/test.sh   the Release build and tests only
+#   scripts/test.sh                       everything
+#   SKIP_SANITIZERS=1 scripts/test.sh     the Release pass only
 #   CTEST_ARGS="-L unit" scripts/test.sh  a subset (ctest -L/-R/-E syntax)
+#   SOAK_SECONDS=3600 scripts/test.sh     a longer soak
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,12 +22,15 @@ scripts/install-deps.sh
 
 jobs=$(nproc)
 read -r -a ctest_args <<< "${CTEST_ARGS:-}"
+start=$(date +%s)
+lap() { echo "== $1 took $(( $(date +%s) - start )) s"; start=$(date +%s); }
 
 echo "== Release build"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j "$jobs"
 echo "== Tests (Release)"
 ctest --test-dir build --output-on-failure -j "$jobs" "${ctest_args[@]}"
+lap "Release pass"
 
 if [[ "${SKIP_SANITIZERS:-0}" == 1 ]]; then
   exit 0
@@ -35,6 +43,10 @@ cmake --build build-asan -j "$jobs"
 echo "== Tests (ASan + UBSan)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --test-dir build-asan --output-on-failure -j "$jobs" -LE container \
-    "${ctest_args[@]}"
+  ctest --test-dir build-asan --output-on-failure -j "$jobs" \
+    -LE "container|adversarial|soak" "${ctest_args[@]}"
+lap "ASan + UBSan pass"
 
+echo "== Fuzzing"
+scripts/fuzz.sh
+lap "Fuzz pass"
