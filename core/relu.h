@@ -17,6 +17,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "core/dtype.h"
 #include "core/internal/relu_constants.h"
 
@@ -73,6 +74,11 @@ class ReluOp {
 // partially overlapping buffers; then `output` is untouched.
 absl::Status Relu(const ReluParams& params, DataType dtype, const void* input,
                   void* output, size_t count);
+
+// Returns the instruction set the kernels picked on this CPU at load time:
+// "x86-64-v4 (AVX-512)", "x86-64-v3 (AVX2)" or "x86-64", with "+F16C" when
+// FLOAT16 converts in hardware; "portable" off x86-64.
+absl::string_view KernelIsa();
 
 }  // namespace activation::core
 

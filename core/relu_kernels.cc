@@ -24,6 +24,7 @@
 #include "core/dtype.h"
 #include "core/internal/bits.h"
 #include "core/internal/relu_plan.h"
+#include "core/relu.h"
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define ACTIVATION_MULTIVERSION                                                \
@@ -406,3 +407,23 @@ void RunRelu(const ReluPlan& plan, const uint8_t* input, uint8_t* output,
 }
 
 }  // namespace activation::core::internal
+
+namespace activation::core {
+
+absl::string_view KernelIsa() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  // The same tests GCC's target_clones resolvers make.
+  const bool f16c = internal::CpuHasF16C();
+  if (__builtin_cpu_supports("x86-64-v4")) {
+    return f16c ? "x86-64-v4 (AVX-512)+F16C" : "x86-64-v4 (AVX-512)";
+  }
+  if (__builtin_cpu_supports("x86-64-v3")) {
+    return f16c ? "x86-64-v3 (AVX2)+F16C" : "x86-64-v3 (AVX2)";
+  }
+  return f16c ? "x86-64+F16C" : "x86-64";
+#else
+  return "portable";
+#endif
+}
+
+}  // namespace activation::core

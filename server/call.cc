@@ -6,7 +6,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "server/log.h"
 #include "server/status.h"
+#include "wire/convert.h"
 
 namespace activation::server {
 
@@ -54,23 +56,54 @@ absl::Status Call::Relu(const ReluHandler& handler, v1::ReluRequest* request,
            std::chrono::system_clock::now() > context.deadline();
   };
   ComputeStats stats;
-  absl::Status status = handler.Relu(request, response, cancelled,
-                                     record_.enabled() ? &stats : nullptr);
+  absl::Status status =
+      handler.Relu(request, response, cancelled,
+                   record_.enabled() || AccessLogEnabled() ? &stats : nullptr);
   ticket_.ReleaseSlot();
   if (stats.ran) {
     record_.Computed(stats.dtype, stats.elements, stats.duration, status.ok());
+    computed_ = stats;
   }
   if (status.code() == absl::StatusCode::kCancelled &&
       std::chrono::system_clock::now() > context_.deadline()) {
     return absl::DeadlineExceededError("deadline exceeded during compute");
   }
-  if (status.ok()) record_.Sent(PayloadBytes(response->output()));
+  if (status.ok()) Sent(PayloadBytes(response->output()));
   return status;
 }
 
 grpc::Status Call::Finish(const absl::Status& status) {
   record_.Finish(status.code());
+  Ended(status);
   return ToGrpcStatus(status);
+}
+
+void Call::Ended(const absl::Status& status) {
+  if (ended_) return;
+  ended_ = true;
+  const absl::StatusCode code = status.code();
+  // A client's own cancellation or deadline is no server event.
+  if (!status.ok() && code != absl::StatusCode::kCancelled &&
+      code != absl::StatusCode::kDeadlineExceeded) {
+    static LogRateLimit* const refusals = new LogRateLimit(10);
+    refusals->Log(LogLevel::kWarning, "call failed",
+                  {{"method", Metrics::MethodName(rpc_)},
+                   {"code", wire::CodeName(code)},
+                   {"error", status.message()},
+                   {"peer", context_.peer()}});
+  }
+  if (!AccessLogEnabled()) return;
+  const absl::Duration latency =
+      absl::FromChrono(std::chrono::system_clock::now() - start_);
+  Log(LogLevel::kInfo, "call",
+      {{"method", Metrics::MethodName(rpc_)},
+       {"peer", context_.peer()},
+       {"code", wire::CodeName(code)},
+       {"dtype", computed_.ran ? core::DataTypeName(computed_.dtype) : ""},
+       {"elements", computed_.elements},
+       {"received_bytes", received_bytes_},
+       {"sent_bytes", sent_bytes_},
+       {"latency", latency}});
 }
 
 void Call::Done(bool cancelled) {
@@ -92,6 +125,7 @@ void Call::Done(bool cancelled) {
     }
   }
   record_.Finish(code);
+  Ended(absl::Status(code, ""));
 }
 
 UnaryReactor* UnaryReactor::Start(Metrics* metrics, Metrics::Rpc rpc,

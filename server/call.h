@@ -32,7 +32,7 @@ class Call {
  public:
   // `metrics` may be null; it and `context` must outlive *this.
   Call(Metrics* metrics, Metrics::Rpc rpc, grpc::ServerContextBase& context)
-      : context_(context), record_(metrics, rpc) {}
+      : context_(context), rpc_(rpc), record_(metrics, rpc) {}
 
   // Not copyable.
   Call(const Call&) = delete;
@@ -50,8 +50,14 @@ class Call {
   void Release() { ticket_.Reset(); }
 
   // One message each way; `payload_bytes` is its tensor payload, if any.
-  void Received(uint64_t payload_bytes = 0) { record_.Received(payload_bytes); }
-  void Sent(uint64_t payload_bytes = 0) { record_.Sent(payload_bytes); }
+  void Received(uint64_t payload_bytes = 0) {
+    record_.Received(payload_bytes);
+    received_bytes_ += payload_bytes;
+  }
+  void Sent(uint64_t payload_bytes = 0) {
+    record_.Sent(payload_bytes);
+    sent_bytes_ += payload_bytes;
+  }
 
   // Runs `handler` on one request (received already), polling the call for
   // cancellation and recording engine time and the response. A cancellation
@@ -72,8 +78,17 @@ class Call {
   // Records a refusal; one for draining tells the client when to retry.
   void Refused(const CallGate& gate, const absl::Status& status);
 
+  // The call's status is decided: logs the access line (--access_log) and,
+  // rate-limited, a warning for a refusal or failure. Once.
+  void Ended(const absl::Status& status);
+
   grpc::ServerContextBase& context_;  // Not owned.
+  const Metrics::Rpc rpc_;
   CallRecord record_;
+  bool ended_ = false;
+  uint64_t received_bytes_ = 0;
+  uint64_t sent_bytes_ = 0;
+  ComputeStats computed_;  // the last computation's, for the access log
   CallGate::Ticket ticket_;
   const std::chrono::system_clock::time_point start_ =
       std::chrono::system_clock::now();

@@ -19,6 +19,8 @@
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "core/relu.h"
+#include "server/log.h"
 #include "server/server.h"
 
 ABSL_FLAG(std::string, address, "0.0.0.0:50051",
@@ -69,6 +71,14 @@ ABSL_FLAG(std::string, metrics_address, "0.0.0.0:9464",
           "metrics");
 ABSL_FLAG(int, metrics_threads, 8,
           "threads serving /metrics (each request bounded by a 2 s timeout)");
+ABSL_FLAG(std::string, log_format, "text",
+          "log lines on stderr as text or json (for Kubernetes log "
+          "pipelines)");
+ABSL_FLAG(std::string, log_level, "info",
+          "lowest level logged: debug, info, warning or error");
+ABSL_FLAG(bool, access_log, false,
+          "log one line per call: method, peer, code, dtype, elements, "
+          "bytes, latency");
 ABSL_FLAG(std::string, port_file, "",
           "once serving, write the gRPC port and then the metrics port (0 "
           "without metrics) to this file, one per line (for tests)");
@@ -157,9 +167,61 @@ sigset_t BlockStopSignals() {
   return signals;
 }
 
+using ::activation::server::Log;
+using ::activation::server::LogLevel;
+
 int Fail(const absl::Status& status, int code) {
-  std::fprintf(stderr, "activation_server: %s\n", status.ToString().c_str());
+  Log(LogLevel::kError, "cannot start", {{"error", status.ToString()}});
   return code;
+}
+
+// Reads --log_format, --log_level and --access_log.
+absl::Status ConfigureLogFromFlags() {
+  absl::StatusOr<activation::server::LogFormat> format =
+      activation::server::ParseLogFormat(absl::GetFlag(FLAGS_log_format));
+  if (!format.ok()) return format.status();
+  absl::StatusOr<LogLevel> level =
+      activation::server::ParseLogLevel(absl::GetFlag(FLAGS_log_level));
+  if (!level.ok()) return level.status();
+  activation::server::ConfigureLog(*format, *level,
+                                   absl::GetFlag(FLAGS_access_log));
+  return absl::OkStatus();
+}
+
+// Logs what this process runs with: build, every effective option (the
+// token never), the kernels' instruction set and the memory budget.
+void LogStart(const activation::server::Server& server) {
+  const activation::server::ServerOptions& o = server.options();
+  Log(LogLevel::kInfo, "activation_server serving",
+      {{"version", server.info().version()},
+       {"git_sha", server.info().git_sha()},
+       {"port", server.port()},
+       {"metrics_port", server.metrics_port()},
+       {"address", o.address},
+       {"metrics_address", o.metrics_address},
+       {"kernels", activation::core::KernelIsa()},
+       {"engine_threads", server.info().engine_threads()},
+       {"max_memory_bytes", o.max_memory_bytes},
+       {"max_inflight", o.max_inflight},
+       {"max_message_bytes", o.max_message_bytes},
+       {"max_elements", o.max_elements},
+       {"max_rank", o.max_rank},
+       {"max_concurrent_streams", o.max_concurrent_streams},
+       {"stream_idle_timeout", o.stream_idle_timeout},
+       {"max_connection_age", o.max_connection_age},
+       {"drain_delay", o.drain_delay},
+       {"shutdown_grace", o.shutdown_grace},
+       {"tls", !o.tls_cert_file.empty()},
+       {"mtls", !o.tls_client_ca_file.empty()},
+       {"tls_reload_interval", o.tls_reload_interval},
+       {"auth", !o.auth_token.empty()},
+       {"metrics_threads", o.metrics_threads}});
+  if (o.allow_insecure_token && !o.auth_token.empty() &&
+      o.tls_cert_file.empty()) {
+    Log(LogLevel::kWarning,
+        "the bearer token travels in clear text (--allow_insecure_token "
+        "without --tls_cert)");
+  }
 }
 
 void ParseFlags(int argc, char** argv) {
@@ -184,34 +246,23 @@ int main(int argc, char** argv) {
     return Fail(s, 2);
   }
   ParseFlags(argc, argv);
+  if (absl::Status s = ConfigureLogFromFlags(); !s.ok()) return Fail(s, 2);
   absl::StatusOr<activation::server::ServerOptions> options =
       OptionsFromFlags();
   if (!options.ok()) return Fail(options.status(), 2);
   sigset_t signals = BlockStopSignals();
   auto server = activation::server::Server::Create(*options);
   if (!server.ok()) return Fail(server.status(), 1);
-  std::fprintf(stderr,
-               "activation_server %s listening on port %d, metrics on port "
-               "%d, memory budget %llu MiB\n",
-               (*server)->info().version().c_str(), (*server)->port(),
-               (*server)->metrics_port(),
-               static_cast<unsigned long long>(
-                   (*server)->options().max_memory_bytes >> 20));
-  if (options->allow_insecure_token && !options->auth_token.empty() &&
-      options->tls_cert_file.empty()) {
-    std::fprintf(stderr,
-                 "activation_server: warning: the bearer token travels in "
-                 "clear text (--allow_insecure_token without --tls_cert)\n");
-  }
+  LogStart(**server);
   if (const std::string path = absl::GetFlag(FLAGS_port_file); !path.empty()) {
     std::ofstream(path) << (*server)->port() << "\n"
                         << (*server)->metrics_port() << "\n";
   }
   int signal_number = 0;
   sigwait(&signals, &signal_number);
-  std::fprintf(stderr, "activation_server: %s, draining\n",
-               signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+  Log(LogLevel::kInfo,
+      signal_number == SIGTERM ? "SIGTERM, draining" : "SIGINT, draining");
   (*server)->Shutdown();
-  std::fprintf(stderr, "activation_server: stopped\n");
+  Log(LogLevel::kInfo, "stopped");
   return 0;
 }

@@ -35,6 +35,10 @@ class Metrics {
   };
   static constexpr int kRpcCount = 5;
 
+  // Returns "service/method" of `rpc`, e.g.
+  // "activation.v1.ActivationService/Relu".
+  static absl::string_view MethodName(Rpc rpc);
+
   struct Options {
     std::string version;
     std::string git_sha;

@@ -1,8 +1,10 @@
 #include "server/server.h"
 
 #include <algorithm>
+#include <initializer_list>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -15,6 +17,7 @@
 #include "server/call_gate.h"
 #include "server/callback_service.h"
 #include "server/health_service.h"
+#include "server/log.h"
 #include "server/metrics.h"
 #include "server/relu_handler.h"
 #include "server/version.h"
@@ -196,6 +199,12 @@ void Server::Shutdown() {
   shut_down_ = true;
   const absl::Time start = absl::Now();
   const absl::Time deadline = start + options_.shutdown_grace;
+  auto step = [start](absl::string_view what,
+                      std::initializer_list<LogField> fields = {}) {
+    std::vector<LogField> all = {{"after", absl::Now() - start}};
+    all.insert(all.end(), fields.begin(), fields.end());
+    Log(LogLevel::kInfo, what, all);
+  };
   // While the drain lasts the server keeps answering, so that new calls
   // learn why they are refused (UNAVAILABLE "server is shutting down", with
   // a retry pushback past the stop: our client and gRPC retry policies try
@@ -205,8 +214,12 @@ void Server::Shutdown() {
   health_->Shutdown();
   const absl::Status draining =
       absl::UnavailableError("server is shutting down");
-  streams_.EndIdle(CallRegistry::Wait::kClientMessage, absl::InfiniteFuture(),
-                   draining);
+  const int idle_streams = streams_.EndIdle(CallRegistry::Wait::kClientMessage,
+                                            absl::InfiniteFuture(), draining);
+  step("drain: refusing new calls, health NOT_SERVING",
+       {{"idle_streams_ended", idle_streams},
+        {"computations", gate_->inflight()},
+        {"held_bytes", gate_->held_bytes()}});
   absl::SleepFor(start + options_.drain_delay - absl::Now());
   bool idle = gate_->inflight() == 0 && gate_->held_bytes() == 0;
   if (!idle) {
@@ -216,6 +229,9 @@ void Server::Shutdown() {
     gate_->ExtendDrain(absl::Now() + kSettle);
     absl::SleepFor(kSettle);
   }
+  step(idle ? "drain: every answer sent" : "drain: grace over, cancelling",
+       {{"computations", gate_->inflight()},
+        {"held_bytes", gate_->held_bytes()}});
   // Streams that were computing ended after their answer (CallbackService);
   // any that went idle meanwhile end here.
   streams_.EndIdle(CallRegistry::Wait::kClientMessage, absl::InfiniteFuture(),
@@ -226,10 +242,12 @@ void Server::Shutdown() {
   server_->Shutdown(absl::ToChronoTime(
       idle ? std::min(deadline, absl::Now() + kLastCallsGrace) : deadline));
   server_->Wait();
+  step("drain: gRPC stopped");
   stop_reaper_.Notify();
   if (reaper_.joinable()) reaper_.join();
   // Last, as its scrapes read the gate.
   if (metrics_ != nullptr) metrics_->StopServing();
+  step("drain: done");
 }
 
 }  // namespace activation::server
