@@ -40,6 +40,17 @@ absl::Status CheckBearerToken(std::optional<absl::string_view> authorization,
   return absl::OkStatus();
 }
 
+absl::Status CheckBearerMetadata(
+    const std::multimap<grpc::string_ref, grpc::string_ref>& metadata,
+    absl::string_view token) {
+  const auto it = metadata.find("authorization");
+  std::optional<absl::string_view> authorization;
+  if (it != metadata.end()) {
+    authorization = absl::string_view(it->second.data(), it->second.size());
+  }
+  return CheckBearerToken(authorization, token);
+}
+
 bool NeedsToken(absl::string_view method_path) {
   return !absl::StartsWith(method_path, "/grpc.health.v1.Health/") &&
          !absl::StartsWith(method_path, "/grpc.reflection.");
@@ -55,12 +66,7 @@ grpc::Status TokenAuthProcessor::Process(
           absl::string_view(path->second.data(), path->second.size()))) {
     return grpc::Status::OK;
   }
-  const auto it = auth_metadata.find("authorization");
-  std::optional<absl::string_view> authorization;
-  if (it != auth_metadata.end()) {
-    authorization = absl::string_view(it->second.data(), it->second.size());
-  }
-  const absl::Status status = CheckBearerToken(authorization, token_);
+  const absl::Status status = CheckBearerMetadata(auth_metadata, token_);
   if (status.ok()) return grpc::Status::OK;
   return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                       std::string(status.message()));

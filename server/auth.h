@@ -3,12 +3,14 @@
 #ifndef ACTIVATION_SERVER_AUTH_H_
 #define ACTIVATION_SERVER_AUTH_H_
 
+#include <map>
 #include <optional>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "grpcpp/security/auth_metadata_processor.h"
+#include "grpcpp/support/string_ref.h"
 
 namespace activation::server {
 
@@ -18,6 +20,12 @@ namespace activation::server {
 // Unauthenticated saying which of the two was wrong; never echoes the value.
 absl::Status CheckBearerToken(std::optional<absl::string_view> authorization,
                               absl::string_view token);
+
+// Checks the "authorization" entry of a call's metadata (a server context's
+// client metadata, or an AuthMetadataProcessor's input) as CheckBearerToken.
+absl::Status CheckBearerMetadata(
+    const std::multimap<grpc::string_ref, grpc::string_ref>& metadata,
+    absl::string_view token);
 
 // Returns true for the methods a token guards: every method of the inference
 // services; health and reflection stay open (probes carry no token).

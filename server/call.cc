@@ -134,7 +134,7 @@ UnaryReactor* UnaryReactor::Start(Metrics* metrics, Metrics::Rpc rpc,
   auto reactor = std::shared_ptr<UnaryReactor>(
       new UnaryReactor(metrics, rpc, context, registry));
   reactor->self_ = reactor;
-  if (registry != nullptr) registry->Add(reactor.get(), reactor);
+  if (registry != nullptr) registry->Add(reactor);
   return reactor.get();
 }
 

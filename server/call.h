@@ -100,7 +100,7 @@ class Call {
 // answer the client does not read is cancelled after the idle timeout.
 // Owned by self_ until OnDone, and by the registry's callers meanwhile.
 class UnaryReactor final : public grpc::ServerUnaryReactor,
-                           public CallRegistry::Stream {
+                           public CallRegistry::WaitingCall {
  public:
   // `registry` may be null; it and `context` must outlive the call.
   static UnaryReactor* Start(Metrics* metrics, Metrics::Rpc rpc,

@@ -1,7 +1,6 @@
 #include "server/call_gate.h"
 
 #include <algorithm>
-#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -51,13 +50,8 @@ void CallGate::Ticket::Reset() {
 absl::Status CallGate::Authorize(const grpc::ServerContextBase& context) const {
   if (draining_.load()) return Draining();
   if (options_.auth_token.empty()) return absl::OkStatus();
-  const auto& metadata = context.client_metadata();
-  const auto it = metadata.find("authorization");
-  std::optional<absl::string_view> authorization;
-  if (it != metadata.end()) {
-    authorization = absl::string_view(it->second.data(), it->second.size());
-  }
-  absl::Status status = CheckBearerToken(authorization, options_.auth_token);
+  absl::Status status =
+      CheckBearerMetadata(context.client_metadata(), options_.auth_token);
   return status.ok() ? status : Refused(std::move(status), "unauthenticated");
 }
 

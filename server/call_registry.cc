@@ -5,32 +5,32 @@
 
 namespace activation::server {
 
-void CallRegistry::Add(Stream* key, std::weak_ptr<Stream> stream) {
+void CallRegistry::Add(const std::shared_ptr<WaitingCall>& call) {
   absl::MutexLock lock(&mu_);
-  streams_.emplace(key, std::move(stream));
+  calls_.emplace(call.get(), call);
 }
 
-void CallRegistry::Remove(Stream* key) {
+void CallRegistry::Remove(WaitingCall* call) {
   absl::MutexLock lock(&mu_);
-  streams_.erase(key);
+  calls_.erase(call);
 }
 
 int CallRegistry::EndIdle(Wait wait, absl::Time cutoff,
                           const absl::Status& status) {
   // Ended outside the lock: a stream's end may run its reactions, which
   // Remove it.
-  std::vector<std::shared_ptr<Stream>> alive;
+  std::vector<std::shared_ptr<WaitingCall>> alive;
   {
     absl::MutexLock lock(&mu_);
-    alive.reserve(streams_.size());
-    for (const auto& [key, weak] : streams_) {
-      if (std::shared_ptr<Stream> stream = weak.lock()) {
+    alive.reserve(calls_.size());
+    for (const auto& [key, weak] : calls_) {
+      if (std::shared_ptr<WaitingCall> stream = weak.lock()) {
         alive.push_back(std::move(stream));
       }
     }
   }
   int ended = 0;
-  for (const std::shared_ptr<Stream>& stream : alive) {
+  for (const std::shared_ptr<WaitingCall>& stream : alive) {
     ended += stream->EndIfIdleSince(wait, cutoff, status) ? 1 : 0;
   }
   return ended;
@@ -38,7 +38,7 @@ int CallRegistry::EndIdle(Wait wait, absl::Time cutoff,
 
 int CallRegistry::size() const {
   absl::MutexLock lock(&mu_);
-  return static_cast<int>(streams_.size());
+  return static_cast<int>(calls_.size());
 }
 
 }  // namespace activation::server

@@ -27,18 +27,18 @@ class CallRegistry {
   };
 
   // A call that can be ended from outside its reactions.
-  class Stream {
+  class WaitingCall {
    public:
-    virtual ~Stream() = default;
+    virtual ~WaitingCall() = default;
     // Ends the call with `status` if it has been waiting on `wait` since
     // before `cutoff`; returns whether it did. Any thread.
     virtual bool EndIfIdleSince(Wait wait, absl::Time cutoff,
                                 const absl::Status& status) = 0;
   };
 
-  // Tracks `call` until Remove; holds it only weakly.
-  void Add(Stream* key, std::weak_ptr<Stream> call) ABSL_LOCKS_EXCLUDED(mu_);
-  void Remove(Stream* key) ABSL_LOCKS_EXCLUDED(mu_);
+  // Tracks `call` until Remove(call.get()); holds it only weakly.
+  void Add(const std::shared_ptr<WaitingCall>& call) ABSL_LOCKS_EXCLUDED(mu_);
+  void Remove(WaitingCall* call) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Ends, with `status`, every call waiting on `wait` since before `cutoff`
   // (absl::InfiniteFuture(): every such call). Returns how many it ended.
@@ -49,7 +49,7 @@ class CallRegistry {
 
  private:
   mutable absl::Mutex mu_;
-  absl::flat_hash_map<Stream*, std::weak_ptr<Stream>> streams_
+  absl::flat_hash_map<WaitingCall*, std::weak_ptr<WaitingCall>> calls_
       ABSL_GUARDED_BY(mu_);
 };
 

@@ -42,14 +42,14 @@ absl::Status Compute(const Backend& backend, Call& call,
 // the registry's callers while they end it.
 class StreamReactor final
     : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>,
-      public CallRegistry::Stream {
+      public CallRegistry::WaitingCall {
  public:
   static StreamReactor* Start(const Backend& backend,
                               grpc::CallbackServerContext* context) {
     auto reactor =
         std::shared_ptr<StreamReactor>(new StreamReactor(backend, context));
     reactor->self_ = reactor;
-    backend.streams->Add(reactor.get(), reactor);
+    backend.calls->Add(reactor);
     if (absl::Status s = reactor->call_.Authorize(*backend.gate); !s.ok()) {
       reactor->End(reactor->call_.Finish(s));
     } else {
@@ -107,7 +107,7 @@ class StreamReactor final
       done_ = true;
     }
     call_.Done(context_->IsCancelled());
-    backend_.streams->Remove(this);
+    backend_.calls->Remove(this);
     self_.reset();  // may delete *this
   }
 
@@ -205,7 +205,7 @@ grpc::ServerUnaryReactor* CallbackService::Relu(
         if (!s.ok()) return s;
         return Compute(backend_, call, &parsed, response);
       },
-      backend_.streams);
+      backend_.calls);
 }
 
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*

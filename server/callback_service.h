@@ -14,8 +14,8 @@ namespace activation::server {
 struct Backend {
   const ReluHandler* handler = nullptr;
   CallGate* gate = nullptr;
-  Metrics* metrics = nullptr;  // null: no metrics
-  CallRegistry* streams = nullptr;
+  Metrics* metrics = nullptr;     // null: no metrics
+  CallRegistry* calls = nullptr;  // the calls that can wait on clients
   const v1::ServerInfo* info = nullptr;
 };
 

@@ -136,8 +136,8 @@ absl::Status Server::BuildParts() {
   health_ =
       std::make_unique<HealthService>(std::set<std::string>{kServiceName},
                                       metrics_.get(), HealthService::Limits());
-  service_ = std::make_unique<CallbackService>(
-      Backend{handler_.get(), gate_.get(), metrics_.get(), &streams_, &info_});
+  service_ = std::make_unique<CallbackService>(Backend{
+      handler_.get(), gate_.get(), metrics_.get(), &waiting_calls_, &info_});
   return absl::OkStatus();
 }
 
@@ -172,11 +172,11 @@ absl::Status Server::Start() {
     }
     metrics_port_ = metrics_->port();
   }
-  reaper_ = std::thread([this] { ReapIdleStreams(); });
+  reaper_ = std::thread([this] { ReapIdleCalls(); });
   return absl::OkStatus();
 }
 
-void Server::ReapIdleStreams() {
+void Server::ReapIdleCalls() {
   const absl::Duration timeout = options_.stream_idle_timeout;
   const absl::Duration period =
       std::min(absl::Seconds(1), std::max(timeout / 4, absl::Milliseconds(10)));
@@ -188,8 +188,9 @@ void Server::ReapIdleStreams() {
                    absl::FormatDuration(timeout), " (--stream_idle_timeout)"));
   while (!stop_reaper_.WaitForNotificationWithTimeout(period)) {
     const absl::Time cutoff = absl::Now() - timeout;
-    streams_.EndIdle(CallRegistry::Wait::kClientMessage, cutoff, no_message);
-    streams_.EndIdle(CallRegistry::Wait::kClientRead, cutoff, unread);
+    waiting_calls_.EndIdle(CallRegistry::Wait::kClientMessage, cutoff,
+                           no_message);
+    waiting_calls_.EndIdle(CallRegistry::Wait::kClientRead, cutoff, unread);
   }
 }
 
@@ -214,8 +215,8 @@ void Server::Shutdown() {
   health_->Shutdown();
   const absl::Status draining =
       absl::UnavailableError("server is shutting down");
-  const int idle_streams = streams_.EndIdle(CallRegistry::Wait::kClientMessage,
-                                            absl::InfiniteFuture(), draining);
+  const int idle_streams = waiting_calls_.EndIdle(
+      CallRegistry::Wait::kClientMessage, absl::InfiniteFuture(), draining);
   step("drain: refusing new calls, health NOT_SERVING",
        {{"idle_streams_ended", idle_streams},
         {"computations", gate_->inflight()},
@@ -234,8 +235,8 @@ void Server::Shutdown() {
         {"held_bytes", gate_->held_bytes()}});
   // Streams that were computing ended after their answer (CallbackService);
   // any that went idle meanwhile end here.
-  streams_.EndIdle(CallRegistry::Wait::kClientMessage, absl::InfiniteFuture(),
-                   draining);
+  waiting_calls_.EndIdle(CallRegistry::Wait::kClientMessage,
+                         absl::InfiniteFuture(), draining);
   // Then gRPC stops accepting and cancels whatever is left at the deadline.
   // Once every answer is out, what is left only waits on its client (a
   // stream told UNAVAILABLE that it does not close): a second is enough.

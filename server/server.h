@@ -66,10 +66,11 @@ class Server {
   // Makes the engine, metrics, gate, handler and health service.
   absl::Status BuildParts();
   // Builds and starts the gRPC server, the metrics endpoint and the reaper
-  // of idle streams.
+  // of calls left waiting on their clients.
   absl::Status Start();
-  // Ends streams idle for stream_idle_timeout until `stop_reaper_`.
-  void ReapIdleStreams();
+  // Ends calls waiting on their clients for stream_idle_timeout, until
+  // `stop_reaper_`.
+  void ReapIdleCalls();
 
   const ServerOptions options_;
   v1::ServerInfo info_;
@@ -80,7 +81,7 @@ class Server {
   std::unique_ptr<CallGate> gate_;
   std::unique_ptr<ReluHandler> handler_;
   std::unique_ptr<HealthService> health_;
-  CallRegistry streams_;
+  CallRegistry waiting_calls_;
   std::unique_ptr<CallbackService> service_;
   std::unique_ptr<grpc::Server> server_;
   absl::Notification stop_reaper_;
