@@ -25,6 +25,7 @@
 #include "core/relu.h"
 #include "server/codec.h"
 #include "server/relu_handler.h"
+#include "tests/fuzz/fuzz_engine.h"
 #include "tests/testing/reference_relu.h"
 
 namespace activation {
@@ -40,20 +41,10 @@ constexpr size_t kMaxMessageBytes = 1024;
   std::abort();
 }
 
-// Two threads and a small grain, so that tensors of a few hundred elements
-// already run in parallel chunks.
+// The service's handler over a parallel engine (see FuzzEngine).
 const server::ReluHandler& Handler() {
-  static const core::Engine* const engine = [] {
-    core::EngineOptions options;
-    options.threads = 2;
-    options.grain_elements = 64;
-    absl::StatusOr<std::unique_ptr<core::Engine>> created =
-        core::Engine::Create(options);
-    if (!created.ok()) Fail("Engine::Create", created.status().ToString());
-    return created->release();
-  }();
   static const server::ReluHandler* const handler =
-      new server::ReluHandler(engine, kMaxElements, kMaxRank);
+      new server::ReluHandler(&testing::FuzzEngine(), kMaxElements, kMaxRank);
   return *handler;
 }
 

@@ -28,6 +28,7 @@
 #include "core/engine.h"
 #include "core/internal/relu_plan.h"
 #include "core/relu.h"
+#include "tests/fuzz/fuzz_engine.h"
 #include "tests/testing/reference_relu.h"
 
 namespace activation {
@@ -171,19 +172,6 @@ class Buffer {
   size_t offset_;
 };
 
-const core::Engine& ParallelEngine() {
-  static const core::Engine* const engine = [] {
-    core::EngineOptions options;
-    options.threads = 2;
-    options.grain_elements = 64;
-    absl::StatusOr<std::unique_ptr<core::Engine>> created =
-        core::Engine::Create(options);
-    if (!created.ok()) std::abort();
-    return created->release();
-  }();
-  return *engine;
-}
-
 // Checks that `actual` holds the same bytes as `want`.
 void ExpectSameBytes(const char* what, const uint8_t* want,
                      const uint8_t* actual, size_t bytes, DataType dtype,
@@ -231,7 +219,9 @@ void CheckOp(const core::ReluOp& op, const ReluParams& p, const uint8_t* data,
                   bytes, dtype, p);
 
   Buffer parallel(bytes, 0);
-  if (!ParallelEngine().Relu(op, input.data(), parallel.data(), count).ok()) {
+  if (!testing::FuzzEngine()
+           .Relu(op, input.data(), parallel.data(), count)
+           .ok()) {
     std::abort();
   }
   ExpectSameBytes("Engine (parallel) differs", out.data(), parallel.data(),
