@@ -12,6 +12,7 @@
 #include <random>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "benchmark/benchmark.h"
 #include "core/dtype.h"
 #include "core/engine.h"
@@ -164,6 +165,75 @@ BENCHMARK_CAPTURE(BM_Relu, int8_in_place, DataType::kInt8, true)
 BENCHMARK_CAPTURE(BM_Relu, int8_out_of_place_slope0, DataType::kInt8, false,
                   0.0)
     ->Apply(SizesAndThreads);
+// Every dtype in both modes (KERAS is floating point only), slope and cap
+// active, out of place on one thread, next to memcpy of the same bytes: the
+// table "Every dtype" of docs/BENCHMARKS.md.
+void BM_ReluMode(benchmark::State& state, DataType dtype, Mode mode) {
+  const size_t count = static_cast<size_t>(state.range(0));
+  const size_t bytes = count * ItemSize(dtype);
+  const std::vector<uint8_t> in = RandomBytes(bytes);
+  std::vector<uint8_t> out(bytes, 1);
+  ReluParams params;
+  params.max_value = 6.0;
+  params.negative_slope = 0.1;
+  params.mode = mode;
+  const absl::StatusOr<ReluOp> op = ReluOp::Create(params, dtype);
+  if (!op.ok()) {
+    state.SkipWithError("invalid params");
+    return;
+  }
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(op->Apply(in.data(), out.data(), count));
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) *
+                          static_cast<int64_t>(bytes));
+}
+
+void EveryDtypeSizes(benchmark::internal::Benchmark* b) {
+  for (int64_t n : {1 << 20, 1 << 22}) b->Args({n, 1});
+  b->UseRealTime();
+}
+
+BENCHMARK_CAPTURE(BM_Memcpy, bytes1, 1)->Apply(EveryDtypeSizes);
+BENCHMARK_CAPTURE(BM_Memcpy, bytes2, 2)->Apply(EveryDtypeSizes);
+BENCHMARK_CAPTURE(BM_Memcpy, bytes4, 4)->Apply(EveryDtypeSizes);
+BENCHMARK_CAPTURE(BM_Memcpy, bytes8, 8)->Apply(EveryDtypeSizes);
+#define ACTIVATION_BENCH_DTYPE(name, dtype)                                   \
+  BENCHMARK_CAPTURE(BM_ReluMode, name##_documented, dtype, Mode::kDocumented) \
+      ->Apply(EveryDtypeSizes);                                               \
+  BENCHMARK_CAPTURE(BM_ReluMode, name##_keras, dtype, Mode::kKeras)           \
+      ->Apply(EveryDtypeSizes)
+ACTIVATION_BENCH_DTYPE(float32, DataType::kFloat32);
+ACTIVATION_BENCH_DTYPE(float64, DataType::kFloat64);
+ACTIVATION_BENCH_DTYPE(float16, DataType::kFloat16);
+ACTIVATION_BENCH_DTYPE(bfloat16, DataType::kBFloat16);
+#undef ACTIVATION_BENCH_DTYPE
+BENCHMARK_CAPTURE(BM_ReluMode, int8_documented, DataType::kInt8,
+                  Mode::kDocumented)
+    ->Apply(EveryDtypeSizes);
+BENCHMARK_CAPTURE(BM_ReluMode, uint8_documented, DataType::kUInt8,
+                  Mode::kDocumented)
+    ->Apply(EveryDtypeSizes);
+BENCHMARK_CAPTURE(BM_ReluMode, int16_documented, DataType::kInt16,
+                  Mode::kDocumented)
+    ->Apply(EveryDtypeSizes);
+BENCHMARK_CAPTURE(BM_ReluMode, uint16_documented, DataType::kUInt16,
+                  Mode::kDocumented)
+    ->Apply(EveryDtypeSizes);
+BENCHMARK_CAPTURE(BM_ReluMode, int32_documented, DataType::kInt32,
+                  Mode::kDocumented)
+    ->Apply(EveryDtypeSizes);
+BENCHMARK_CAPTURE(BM_ReluMode, uint32_documented, DataType::kUInt32,
+                  Mode::kDocumented)
+    ->Apply(EveryDtypeSizes);
+BENCHMARK_CAPTURE(BM_ReluMode, int64_documented, DataType::kInt64,
+                  Mode::kDocumented)
+    ->Apply(EveryDtypeSizes);
+BENCHMARK_CAPTURE(BM_ReluMode, uint64_documented, DataType::kUInt64,
+                  Mode::kDocumented)
+    ->Apply(EveryDtypeSizes);
+
 BENCHMARK(BM_ReluSerialLoop)->RangeMultiplier(4)->Range(256, 1 << 18);
 BENCHMARK(BM_GrainSweep)
     ->ArgsProduct({{1 << 16, 1 << 18, 1 << 20, 1 << 22},
