@@ -404,6 +404,149 @@ ACTIVATION_F16C_TARGET __attribute__((flatten)) void ReluFloat16F16C(
     std::memcpy(out + 2 * i, tail, 2 * (count - i));
   });
 }
+
+// The AVX-512 kernels (GCC only: clang refuses the vector arguments between
+// functions of different targets that these rely on; see ApplyToEight).
+#if !defined(__clang__)
+#define ACTIVATION_AVX512_KERNELS 1
+#define ACTIVATION_AVX512_TARGET \
+  __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,f16c")))
+#define ACTIVATION_VBMI_TARGET \
+  __attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi")))
+
+bool CpuHasAvx512() {
+  static const bool has = __builtin_cpu_supports("avx512f") &&
+                          __builtin_cpu_supports("avx512bw") &&
+                          __builtin_cpu_supports("avx512dq") &&
+                          __builtin_cpu_supports("avx512vl") && CpuHasF16C();
+  return has;
+}
+
+bool CpuHasAvx512Vbmi() {
+  static const bool has =
+      CpuHasAvx512() && __builtin_cpu_supports("avx512vbmi");
+  return has;
+}
+
+// GCC 12's avx512fintrin.h trips -Wmaybe-uninitialized on the
+// _mm512_undefined_ps() it passes as the unused merge source (GCC bug
+// 105593, fixed in GCC 13).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace {
+
+// ReluEightHalves on `n` (1 to 16) FLOAT16 or BFLOAT16 elements in a ymm
+// register: the lanes past `n` are neither read nor written. BFLOAT16 widens
+// with a shift and narrows with FloatToBFloat16Bits's integer rounding.
+template <bool kBFloat16, typename Op>
+ACTIVATION_AVX512_TARGET inline void ReluSixteenHalves(const Op& op,
+                                                       const uint8_t* in,
+                                                       uint8_t* out,
+                                                       size_t n = 16) {
+  using U32x16 = uint32_t __attribute__((vector_size(64)));
+  const __mmask16 lanes = static_cast<__mmask16>((1u << n) - 1);
+  const __m256i halves =
+      n == 16 ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(in))
+              : _mm256_maskz_loadu_epi16(lanes, in);
+  __m256i narrowed;
+  __mmask16 is_nan;
+  if constexpr (kBFloat16) {
+    const __m512i wide = _mm512_slli_epi32(_mm512_cvtepu16_epi32(halves), 16);
+    const __m512 results = op(_mm512_castsi512_ps(wide));
+    const U32x16 rounded = BFloat16BitsFromFloatBits(
+        reinterpret_cast<U32x16>(_mm512_castps_si512(results)));
+    narrowed = _mm512_cvtepi32_epi16(reinterpret_cast<__m512i>(rounded));
+    is_nan = _mm256_cmpgt_epi16_mask(
+        _mm256_and_si256(halves, _mm256_set1_epi16(0x7fff)),
+        _mm256_set1_epi16(0x7f80));
+  } else {
+    const __m512 results = op(_mm512_cvtph_ps(halves));
+    narrowed =
+        _mm512_cvtps_ph(results, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    is_nan = _mm256_cmpgt_epi16_mask(
+        _mm256_and_si256(halves, _mm256_set1_epi16(0x7fff)),
+        _mm256_set1_epi16(0x7c00));
+  }
+  const __m256i r = _mm256_mask_blend_epi16(is_nan, narrowed, halves);
+  if (n == 16) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), r);
+  } else {
+    _mm256_mask_storeu_epi16(out, lanes, r);
+  }
+}
+
+// Looks the 64 bytes `x` up in the 256-byte table t0..t3 (64 bytes each).
+ACTIVATION_VBMI_TARGET inline __m512i LookUp64(__m512i x, __m512i t0,
+                                               __m512i t1, __m512i t2,
+                                               __m512i t3) {
+  // vpermi2b indexes 128 bytes with the low 7 bits; the top bit picks which.
+  const __m512i low = _mm512_permutex2var_epi8(t0, x, t1);
+  const __m512i high = _mm512_permutex2var_epi8(t2, x, t3);
+  return _mm512_mask_blend_epi8(_mm512_movepi8_mask(x), low, high);
+}
+
+}  // namespace
+
+// FLOAT16 (kBFloat16 false) or BFLOAT16 with AVX-512, sixteen elements per
+// step; the tail through masked loads and stores.
+template <bool kBFloat16>
+ACTIVATION_AVX512_TARGET __attribute__((flatten)) void ReluHalvesAvx512(
+    const FloatConstants& c, const uint8_t* in, uint8_t* out, size_t count) {
+  constexpr size_t kStep = 16;
+  WithFloatOp<float>(c, [&](const auto& op) {
+    size_t i = 0;
+    for (; i + kStep <= count; i += kStep) {
+      ReluSixteenHalves<kBFloat16>(op, in + 2 * i, out + 2 * i);
+    }
+    if (i < count) {
+      ReluSixteenHalves<kBFloat16>(op, in + 2 * i, out + 2 * i, count - i);
+    }
+  });
+}
+
+void ReluFloat16Avx512(const FloatConstants& c, const uint8_t* in, uint8_t* out,
+                       size_t count) {
+  ReluHalvesAvx512<false>(c, in, out, count);
+}
+
+void ReluBFloat16Avx512(const FloatConstants& c, const uint8_t* in,
+                        uint8_t* out, size_t count) {
+  ReluHalvesAvx512<true>(c, in, out, count);
+}
+
+// Maps `n` (1 to 64) bytes through the table t0..t3; past `n`, neither reads
+// nor writes.
+ACTIVATION_VBMI_TARGET inline void LookUpBytes(const uint8_t* in, uint8_t* out,
+                                               size_t n, __m512i t0, __m512i t1,
+                                               __m512i t2, __m512i t3) {
+  if (n == 64) {
+    _mm512_storeu_si512(out, LookUp64(_mm512_loadu_si512(in), t0, t1, t2, t3));
+    return;
+  }
+  const __mmask64 lanes = (uint64_t{1} << n) - 1;
+  const __m512i x = _mm512_maskz_loadu_epi8(lanes, in);
+  _mm512_mask_storeu_epi8(out, lanes, LookUp64(x, t0, t1, t2, t3));
+}
+
+ACTIVATION_VBMI_TARGET void ApplyByteTableVbmi(const uint8_t* table,
+                                               const uint8_t* in, uint8_t* out,
+                                               size_t count) {
+  const __m512i t0 = _mm512_loadu_si512(table);
+  const __m512i t1 = _mm512_loadu_si512(table + 64);
+  const __m512i t2 = _mm512_loadu_si512(table + 128);
+  const __m512i t3 = _mm512_loadu_si512(table + 192);
+  // Stores that straddle cache lines cost more than loads that do (see
+  // Map): first the bytes up to the output's next 64-byte boundary.
+  size_t i = std::min(count, -reinterpret_cast<uintptr_t>(out) % 64);
+  if (i > 0) LookUpBytes(in, out, i, t0, t1, t2, t3);
+  for (; i + 64 <= count; i += 64) {
+    LookUpBytes(in + i, out + i, 64, t0, t1, t2, t3);
+  }
+  if (i < count) LookUpBytes(in + i, out + i, count - i, t0, t1, t2, t3);
+}
+#pragma GCC diagnostic pop
+#endif  // !defined(__clang__)
 #else
 bool CpuHasF16C() { return false; }
 void ReluFloat16F16C(const FloatConstants& c, const uint8_t* in, uint8_t* out,
@@ -412,11 +555,54 @@ void ReluFloat16F16C(const FloatConstants& c, const uint8_t* in, uint8_t* out,
 }
 #endif
 
+#if !defined(ACTIVATION_AVX512_KERNELS)
+bool CpuHasAvx512() { return false; }
+bool CpuHasAvx512Vbmi() { return false; }
+void ReluFloat16Avx512(const FloatConstants& c, const uint8_t* in, uint8_t* out,
+                       size_t count) {
+  ReluFloat16Portable(c, in, out, count);
+}
+void ApplyByteTableVbmi(const uint8_t* table, const uint8_t* in, uint8_t* out,
+                        size_t count) {
+  for (size_t i = 0; i < count; ++i) out[i] = table[in[i]];
+}
+#endif
+
+void MakeByteTable(DataType dtype, const IntConstants& c, uint8_t* table) {
+  uint8_t bytes[256];
+  for (int i = 0; i < 256; ++i) bytes[i] = static_cast<uint8_t>(i);
+  if (dtype == DataType::kInt8) {
+    ReluKernel(TypeTag<int8_t>(), c, bytes, table, 256);
+  } else {
+    ReluKernel(TypeTag<uint8_t>(), c, bytes, table, 256);
+  }
+}
+
+void RunReluPortable(const ReluPlan& plan, const uint8_t* input,
+                     uint8_t* output, size_t count) {
+  VisitDataType(plan.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (std::is_same_v<T, Float16>) {
+      ReluFloat16Portable(plan.f, input, output, count);
+    } else if constexpr (std::is_integral_v<T>) {
+      ReluKernel(tag, plan.i, input, output, count);
+    } else {
+      ReluKernel(tag, plan.f, input, output, count);
+    }
+  });
+}
+
 namespace {
 
-void ReluKernel(TypeTag<Float16>, const FloatConstants& c, const uint8_t* in,
-                uint8_t* out, size_t count) {
-  if (CpuHasF16C()) {
+// From this many elements the 8-bit types go through a table: building it
+// costs one 256-element call.
+constexpr size_t kByteTableMinCount = 256;
+
+void RunFloat16(const FloatConstants& c, const uint8_t* in, uint8_t* out,
+                size_t count) {
+  if (CpuHasAvx512()) {
+    ReluFloat16Avx512(c, in, out, count);
+  } else if (CpuHasF16C()) {
     ReluFloat16F16C(c, in, out, count);
   } else {
     ReluFloat16Portable(c, in, out, count);
@@ -428,10 +614,25 @@ void ReluKernel(TypeTag<Float16>, const FloatConstants& c, const uint8_t* in,
 void RunRelu(const ReluPlan& plan, const uint8_t* input, uint8_t* output,
              size_t count) {
   VisitDataType(plan.dtype, [&](auto tag) {
-    if constexpr (std::is_integral_v<typename decltype(tag)::type>) {
-      ReluKernel(tag, plan.i, input, output, count);
+    using T = typename decltype(tag)::type;
+    if constexpr (std::is_same_v<T, int8_t> || std::is_same_v<T, uint8_t>) {
+      if (count >= kByteTableMinCount && CpuHasAvx512Vbmi()) {
+        alignas(64) uint8_t table[256];
+        MakeByteTable(plan.dtype, plan.i, table);
+        ApplyByteTableVbmi(table, input, output, count);
+        return;
+      }
+    }
+    if constexpr (std::is_same_v<T, Float16>) {
+      RunFloat16(plan.f, input, output, count);
+    } else if constexpr (std::is_same_v<T, BFloat16>) {
+      if (CpuHasAvx512()) {
+        ReluBFloat16Avx512(plan.f, input, output, count);
+      } else {
+        RunReluPortable(plan, input, output, count);
+      }
     } else {
-      ReluKernel(tag, plan.f, input, output, count);
+      RunReluPortable(plan, input, output, count);
     }
   });
 }

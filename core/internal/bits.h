@@ -62,12 +62,18 @@ inline float BFloat16BitsToFloat(uint16_t bits) {
   return FloatFromBits(static_cast<uint32_t>(bits) << 16);
 }
 
+// Rounds float32 bit patterns to bfloat16 ones (in the low 16 bits), ties to
+// even; NaN gives a quiet NaN with the same sign and the upper payload bits.
+// U is uint32_t or a GCC vector of uint32_t (the vector kernels use it too).
+template <typename U>
+inline U BFloat16BitsFromFloatBits(U w) {
+  const U rounded = (w + 0x7FFFu + ((w >> 16) & 1u)) >> 16;
+  const U quiet_nan = (w >> 16) | 0x0040u;
+  return (w & 0x7FFFFFFFu) > 0x7F800000u ? quiet_nan : rounded;
+}
+
 inline uint16_t FloatToBFloat16Bits(float value) {
-  const uint32_t w = BitsFromFloat(value);
-  const uint32_t rounded = (w + 0x7FFFu + ((w >> 16) & 1u)) >> 16;
-  const uint32_t quiet_nan = (w >> 16) | 0x0040u;
-  return static_cast<uint16_t>((w & 0x7FFFFFFFu) > 0x7F800000u ? quiet_nan
-                                                               : rounded);
+  return static_cast<uint16_t>(BFloat16BitsFromFloatBits(BitsFromFloat(value)));
 }
 
 }  // namespace activation::core::internal

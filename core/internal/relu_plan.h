@@ -22,13 +22,37 @@ absl::Status CheckBuffers(const void* input, void* output, size_t bytes);
 void RunRelu(const ReluPlan& plan, const uint8_t* input, uint8_t* output,
              size_t count);
 
-// The two FLOAT16 kernels RunRelu picks from; they give identical bytes.
-// ReluFloat16F16C may only run where CpuHasF16C() is true.
+// Applies `plan` as RunRelu does, through the portable kernels only: the
+// definition every faster kernel RunRelu picks must match bit for bit.
+void RunReluPortable(const ReluPlan& plan, const uint8_t* input,
+                     uint8_t* output, size_t count);
+
+// What the CPU offers of the instruction sets RunRelu dispatches on.
 bool CpuHasF16C();
+bool CpuHasAvx512();      // AVX-512 F, BW, DQ and VL, and F16C.
+bool CpuHasAvx512Vbmi();  // and AVX-512 VBMI.
+
+// The FLOAT16 kernels RunRelu picks from; they give identical bytes.
+// ReluFloat16F16C may only run where CpuHasF16C() is true, ReluFloat16Avx512
+// where CpuHasAvx512() is.
 void ReluFloat16Portable(const FloatConstants& c, const uint8_t* input,
                          uint8_t* output, size_t count);
 void ReluFloat16F16C(const FloatConstants& c, const uint8_t* input,
                      uint8_t* output, size_t count);
+void ReluFloat16Avx512(const FloatConstants& c, const uint8_t* input,
+                       uint8_t* output, size_t count);
+// BFLOAT16 with AVX-512, the same bytes as the portable kernel; may only run
+// where CpuHasAvx512() is true.
+void ReluBFloat16Avx512(const FloatConstants& c, const uint8_t* input,
+                        uint8_t* output, size_t count);
+
+// The 8-bit path: `table` (256 bytes) gets the op's result for every byte
+// value of INT8 or UINT8 `dtype`, from the portable kernel; then
+// ApplyByteTableVbmi maps `count` bytes through it (in place when `input ==
+// output`). ApplyByteTableVbmi may only run where CpuHasAvx512Vbmi() is true.
+void MakeByteTable(DataType dtype, const IntConstants& c, uint8_t* table);
+void ApplyByteTableVbmi(const uint8_t* table, const uint8_t* input,
+                        uint8_t* output, size_t count);
 
 }  // namespace activation::core::internal
 
