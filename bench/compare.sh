@@ -206,10 +206,10 @@ run_bench() {
 import json, sys
 r = json.loads(sys.argv[1])
 bad = sum(v for k, v in r["statusCodeDistribution"].items() if k != "OK")
-if bad or r["mismatches"] or not r["verified"]:
-    sys.exit(f"{bad} failed calls, {r[\"mismatches\"]} wrong answers of "
-             f"{r[\"verified\"]} checked")
-print(f"{r[\"rps\"]:.0f}")' "$out"
+wrong, checked = r["mismatches"], r["verified"]
+if bad or wrong or not checked:
+    sys.exit(f"{bad} failed calls, {wrong} wrong answers of {checked} checked")
+print(round(r["rps"]))' "$out"
 }
 
 # Measures server $2 with $3-element messages in round $1 with
