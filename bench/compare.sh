@@ -233,7 +233,7 @@ measure_bench() {
       run_bench "$n" "$warmup" "${flags[@]}" > /dev/null
       rate=$(run_bench "$n" "$duration" "${flags[@]}")
       printf 'round %d %8d elements %-12s %10.0f calls/s %9.2f MB/s\n' \
-        "$round" "$n" "$label/$kind" "$rate" "$(bc <<< "$rate*$n*4/10^6")"
+        "$round" "$n" "$label/$kind" "$rate" "$(bc <<< "scale=2; $rate*$n*4/10^6")"
       printf '%s\t%s\t%s\t%s\t%s\n' "$round" "$n" "$label/$kind" "$rate" \
         "$(bc <<< "scale=2; $rate*$n*4/10^6")" >> "$tmp/results.tsv"
     done
