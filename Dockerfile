@@ -32,7 +32,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libabsl20220623 libc-ares2 libcivetweb1 libgrpc++1.51 libgrpc29 \
       libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 libprotobuf32 \
-      libre2-9 libssl3 libtbb12 \
+      libre2-9 libssl3 libtbb12 libtcmalloc-minimal4 \
  && apt-get clean && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin \
       activation
@@ -43,6 +43,9 @@ EXPOSE 50051 9464
 # Where activation_client (and so the HEALTHCHECK) looks for the server; set
 # it with -e when --address changes.
 ENV ACTIVATION_TARGET=127.0.0.1:50051
+# gperftools' tcmalloc instead of glibc's malloc: up to 1.16x the calls/s
+# (docs/BENCHMARKS.md, "Allocator").
+ENV LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4
 
 # SIGTERM drains: health turns NOT_SERVING, in-flight calls get
 # --shutdown_grace (20 s by default), then the server exits 0.

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "google/protobuf/arena.h"
 #include "server/codec.h"
 
 namespace activation::server {
@@ -20,19 +21,47 @@ uint64_t MemoryFor(const v1::ReluRequest& request) {
   return 2 * PayloadBytes(request.input()) + kCallOverhead;
 }
 
-// Admits, computes and serializes one parsed request.
-absl::Status Compute(const Backend& backend, Call& call,
+// The messages of one computation: an arena whose first block is on the
+// stack, so a small request's message objects cost no allocation.
+class MessageArena {
+ public:
+  MessageArena() : arena_(Options(block_, sizeof(block_))) {}
+
+  // Not copyable.
+  MessageArena(const MessageArena&) = delete;
+  MessageArena& operator=(const MessageArena&) = delete;
+
+  template <typename Message>
+  Message* Create() {
+    return google::protobuf::Arena::CreateMessage<Message>(&arena_);
+  }
+
+ private:
+  static google::protobuf::ArenaOptions Options(char* block, size_t size) {
+    google::protobuf::ArenaOptions options;
+    options.initial_block = block;
+    options.initial_block_size = size;
+    return options;
+  }
+
+  alignas(16) char block_[1024];
+  google::protobuf::Arena arena_;
+};
+
+// Admits, computes and serializes one parsed request; the response lives on
+// `arena`.
+absl::Status Compute(const Backend& backend, Call& call, MessageArena& arena,
                      v1::ReluRequest* request, grpc::ByteBuffer* out) {
   if (absl::Status s = call.Admit(*backend.gate, MemoryFor(*request));
       !s.ok()) {
     return s;
   }
-  v1::ReluResponse response;
-  if (absl::Status s = call.Relu(*backend.handler, request, &response);
+  auto* response = arena.Create<v1::ReluResponse>();
+  if (absl::Status s = call.Relu(*backend.handler, request, response);
       !s.ok()) {
     return s;
   }
-  return SerializeResponse(response, out);
+  return SerializeReluResponse(response, out);
 }
 
 // One ReluStream call: read, compute, write, repeat; one message in flight.
@@ -68,10 +97,11 @@ class StreamReactor final
       End(grpc::Status::OK);
       return;
     }
-    v1::ReluRequest request;
-    absl::Status s = ParseRequest(&in_, &request);
-    call_.Received(PayloadBytes(request.input()));
-    if (s.ok()) s = Compute(backend_, call_, &request, &out_);
+    MessageArena arena;
+    auto* request = arena.Create<v1::ReluRequest>();
+    absl::Status s = ParseRequest(&in_, request);
+    call_.Received(PayloadBytes(request->input()));
+    if (s.ok()) s = Compute(backend_, call_, arena, request, &out_);
     if (!s.ok()) {
       End(call_.Finish(absl::Status(
           s.code(), absl::StrCat("message ", index_, ": ", s.message()))));
@@ -198,12 +228,13 @@ grpc::ServerUnaryReactor* CallbackService::Relu(
         }
         // The bytes are ours for the call; parsing moves them into the
         // request, computed in place and moved on into the response.
-        v1::ReluRequest parsed;
+        MessageArena arena;
+        auto* parsed = arena.Create<v1::ReluRequest>();
         absl::Status s =
-            ParseRequest(const_cast<grpc::ByteBuffer*>(request), &parsed);
-        call.Received(PayloadBytes(parsed.input()));
+            ParseRequest(const_cast<grpc::ByteBuffer*>(request), parsed);
+        call.Received(PayloadBytes(parsed->input()));
         if (!s.ok()) return s;
-        return Compute(backend_, call, &parsed, response);
+        return Compute(backend_, call, arena, parsed, response);
       },
       backend_.calls);
 }

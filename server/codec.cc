@@ -6,9 +6,11 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "google/protobuf/io/coded_stream.h"
 #include "grpcpp/impl/codegen/proto_utils.h"
 #include "grpcpp/support/proto_buffer_reader.h"
 #include "grpcpp/support/proto_buffer_writer.h"
+#include "grpcpp/support/slice.h"
 #include "wire/convert.h"
 
 namespace activation::server {
@@ -116,6 +118,20 @@ absl::StatusOr<core::ReluOp> DecodeOp(const v1::ReluParams& wire,
   return op;
 }
 
+// Below this, copying the payload into gRPC's buffer costs less than a
+// slice of its own and the string that owns it.
+constexpr size_t kMovedPayloadBytes = 16 << 10;
+
+// Appends the key of length-delimited field `field` and `length`.
+void AppendLengthDelimited(int field, uint64_t length, std::string* out) {
+  using google::protobuf::io::CodedOutputStream;
+  uint8_t key_and_length[16];
+  uint8_t* end = CodedOutputStream::WriteVarint32ToArray(
+      static_cast<uint32_t>(field << 3 | 2), key_and_length);
+  end = CodedOutputStream::WriteVarint64ToArray(length, end);
+  out->append(reinterpret_cast<char*>(key_and_length), end - key_and_length);
+}
+
 }  // namespace
 
 absl::StatusOr<DecodedRequest> DecodeRequest(const v1::ReluRequest& request,
@@ -158,6 +174,35 @@ absl::Status SerializeResponse(const v1::ReluResponse& response,
     return absl::InternalError(absl::StrCat("cannot serialize the response: ",
                                             status.error_message()));
   }
+  return absl::OkStatus();
+}
+
+absl::Status SerializeReluResponse(v1::ReluResponse* response,
+                                   grpc::ByteBuffer* bytes) {
+  v1::Tensor* output = response->mutable_output();
+  if (output->raw_data().size() < kMovedPayloadBytes) {
+    return SerializeResponse(*response, bytes);
+  }
+  auto* payload = new std::string;
+  payload->swap(*output->mutable_raw_data());
+  // ReluResponse.output (1), the tensor without its payload, then raw_data
+  // (3) with the payload as a slice of its own: fields may come in any order.
+  std::string head;
+  const size_t tensor_head = output->ByteSizeLong();
+  std::string raw_key;
+  AppendLengthDelimited(v1::Tensor::kRawDataFieldNumber, payload->size(),
+                        &raw_key);
+  AppendLengthDelimited(v1::ReluResponse::kOutputFieldNumber,
+                        tensor_head + raw_key.size() + payload->size(), &head);
+  output->AppendToString(&head);
+  head += raw_key;
+  grpc::Slice slices[] = {
+      grpc::Slice(head),
+      grpc::Slice(
+          payload->data(), payload->size(),
+          [](void* p) { delete static_cast<std::string*>(p); }, payload)};
+  grpc::ByteBuffer message(slices, 2);
+  bytes->Swap(&message);
   return absl::OkStatus();
 }
 

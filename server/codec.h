@@ -41,6 +41,13 @@ absl::Status ParseRequest(grpc::ByteBuffer* bytes, v1::ReluRequest* request);
 absl::Status SerializeResponse(const v1::ReluResponse& response,
                                grpc::ByteBuffer* bytes);
 
+// As SerializeResponse, but an output.raw_data of 16 KiB or more is moved
+// into `bytes` as a slice of its own rather than copied (`response` is left
+// without it): the wire bytes are a valid ReluResponse, its payload field
+// last.
+absl::Status SerializeReluResponse(v1::ReluResponse* response,
+                                   grpc::ByteBuffer* bytes);
+
 }  // namespace activation::server
 
 #endif  // ACTIVATION_SERVER_CODEC_H_

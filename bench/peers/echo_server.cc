@@ -29,6 +29,8 @@ ABSL_FLAG(std::string, port_file, "",
           "once serving, write the bound port and a newline to this file");
 ABSL_FLAG(int, queues, 0, "completion queues, one thread each; 0 = cores");
 ABSL_FLAG(int, calls_per_queue, 32, "Relu calls requested ahead per queue");
+ABSL_FLAG(int, max_message_bytes, 64 << 20,
+          "largest message received or sent (activation_server's default)");
 
 namespace {
 
@@ -157,17 +159,17 @@ bool WritePortFile(const std::string& path, int port) {
 // The server, its queues and their threads. Not thread-safe.
 class EchoServer {
  public:
-  // Starts serving on `address` with `queue_count` queues; returns null if
-  // it cannot listen there.
+  // Starts serving on `address` with `queue_count` queues and messages of
+  // up to `max_message_bytes`; returns null if it cannot listen there.
   static std::unique_ptr<EchoServer> Start(const std::string& address,
-                                           int queue_count,
-                                           int calls_per_queue) {
+                                           int queue_count, int calls_per_queue,
+                                           int max_message_bytes) {
     std::unique_ptr<EchoServer> echo(new EchoServer(queue_count));
     grpc::ServerBuilder builder;
     builder.AddListeningPort(address, grpc::InsecureServerCredentials(),
                              &echo->port_);
-    builder.SetMaxReceiveMessageSize(64 << 20);  // activation_server's default
-    builder.SetMaxSendMessageSize(64 << 20);
+    builder.SetMaxReceiveMessageSize(max_message_bytes);
+    builder.SetMaxSendMessageSize(max_message_bytes);
     builder.RegisterService(&echo->services_.relu);
     builder.RegisterAsyncGenericService(&echo->services_.other);
     for (Queue& queue : echo->queues_) queue.cq = builder.AddCompletionQueue();
@@ -239,7 +241,8 @@ int main(int argc, char** argv) {
   }
   const std::string address = absl::GetFlag(FLAGS_address);
   auto echo =
-      EchoServer::Start(address, queues, absl::GetFlag(FLAGS_calls_per_queue));
+      EchoServer::Start(address, queues, absl::GetFlag(FLAGS_calls_per_queue),
+                        absl::GetFlag(FLAGS_max_message_bytes));
   if (echo == nullptr) {
     std::fprintf(stderr, "echo_server: cannot listen on %s\n", address.c_str());
     return 1;

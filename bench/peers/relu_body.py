@@ -55,11 +55,12 @@ def check(port, path):
         print(f"FAIL {path} is not one uncompressed gRPC frame")
         return 1
     request = activation_pb2.ReluRequest.FromString(message)
-    options = [("grpc.max_receive_message_length", 64 << 20)]
+    options = [("grpc.max_receive_message_length", 1 << 30),
+               ("grpc.max_send_message_length", 1 << 30)]
     target = f"127.0.0.1:{port}"
     with grpc.insecure_channel(target, options=options) as channel:
         try:
-            answer = channel.unary_unary(METHOD)(message, timeout=30)
+            answer = channel.unary_unary(METHOD)(message, timeout=120)
         except grpc.RpcError as e:
             print(f"FAIL {e.code().name}: {e.details()}")
             return 1

@@ -1,8 +1,12 @@
 #include "server/codec.h"
 
 #include <limits>
+#include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
+#include "grpcpp/support/byte_buffer.h"
+#include "grpcpp/support/slice.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
 
@@ -181,6 +185,37 @@ TEST(CodecTest, ShapesOfMoreThan16DimensionsAreSummarised) {
                "input.raw_data has 0 bytes; shape "
                "[2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,...] (17 dimensions) of INT8 "
                "needs 196608"));
+}
+
+TEST(CodecTest, ResponseWithAMovedPayloadParsesBackWhole) {
+  for (const size_t bytes : {size_t{64}, size_t{1} << 20}) {
+    v1::ReluResponse response;
+    v1::Tensor* output = response.mutable_output();
+    output->set_dtype(v1::DATA_TYPE_FLOAT32);
+    output->add_shape(2);
+    output->add_shape(static_cast<int64_t>(bytes / 8));
+    std::string payload(bytes, '\0');
+    for (size_t i = 0; i < bytes; ++i) payload[i] = static_cast<char>(i * 7);
+    output->set_raw_data(payload);
+    const v1::ReluResponse expected = response;
+
+    grpc::ByteBuffer wire;
+    ASSERT_THAT(SerializeReluResponse(&response, &wire), IsOk());
+    std::vector<grpc::Slice> slices;
+    ASSERT_TRUE(wire.Dump(&slices).ok());
+    EXPECT_EQ(slices.size(), bytes < (16 << 10) ? 1u : 2u);
+    std::string flat;
+    for (const grpc::Slice& slice : slices) {
+      flat.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+    }
+    v1::ReluResponse parsed;
+    ASSERT_TRUE(parsed.ParseFromString(flat));
+    EXPECT_EQ(parsed.output().dtype(), v1::DATA_TYPE_FLOAT32);
+    EXPECT_EQ(parsed.output().shape_size(), 2);
+    EXPECT_EQ(parsed.output().shape(1), static_cast<int64_t>(bytes / 8));
+    EXPECT_EQ(parsed.output().raw_data(), payload);
+    EXPECT_EQ(flat.size(), expected.ByteSizeLong());
+  }
 }
 
 }  // namespace
