@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Passes the whole test suite on a fresh Debian bookworm machine: installs
-# missing dependencies, then three passes, each timed (README.md#tests):
+# missing dependencies, then four passes, each timed (README.md#tests):
 #   1. Release: every ctest test (unit, e2e, interop, deploy, the container
 #      image, the adversarial attacks, the soak);
 #   2. AddressSanitizer + UndefinedBehaviorSanitizer: every test again but
 #      the container, the attacks and the soak (their bounds are a Release
 #      server's);
-#   3. the libFuzzer targets (scripts/fuzz.sh), FUZZ_SECONDS each.
-# scripts/tsan.sh (ThreadSanitizer) is not a pass yet: it still ends with a
-# few reports at gRPC's callback lifetimes (docs/testing.md).
+#   3. ThreadSanitizer (scripts/tsan.sh): the unit and e2e tests, failing on
+#      any report (docs/testing.md#threadsanitizer);
+#   4. the libFuzzer targets (scripts/fuzz.sh), FUZZ_SECONDS each.
 # Exits non-zero on any failure.
 #
 #   scripts/test.sh                       everything
@@ -46,6 +46,9 @@ UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j "$jobs" \
     -LE "container|adversarial|soak" "${ctest_args[@]}"
 lap "ASan + UBSan pass"
+
+scripts/tsan.sh
+lap "ThreadSanitizer pass"
 
 echo "== Fuzzing"
 scripts/fuzz.sh

@@ -6,9 +6,10 @@
 # sanitizer builds). Exits non-zero on a failed test or on any TSan report.
 #
 # Debian's gRPC, Abseil and TBB are not instrumented. Every executable of
-# the build carries tests/tsan/absl_mutex_annotations.cc, which makes
-# absl::Mutex (ours and gRPC's) visible to TSan; tests/tsan/suppressions.txt
-# lists, with reasons, what remains inside those libraries.
+# the build carries tests/tsan/*_annotations.cc, which make absl::Mutex (ours
+# and gRPC's), absl::Status's shared count and gRPC's hand-offs between
+# threads visible to TSan; tests/tsan/suppressions.txt lists, with reasons,
+# what remains inside those libraries.
 #
 #   scripts/tsan.sh                      build and test
 #   CTEST_ARGS="-R Drain" scripts/tsan.sh  a subset (ctest -R/-E/-L syntax)

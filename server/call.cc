@@ -163,6 +163,7 @@ bool UnaryReactor::EndIfIdleSince(CallRegistry::Wait wait, absl::Time cutoff,
 }
 
 void UnaryReactor::OnDone() {
+  AfterEveryReaction(this);
   {
     absl::MutexLock lock(&mu_);
     done_ = true;

@@ -132,6 +132,7 @@ class StreamReactor final
   }
 
   void OnDone() override ABSL_LOCKS_EXCLUDED(mu_) {
+    AfterEveryReaction(this);
     {
       absl::MutexLock lock(&mu_);
       done_ = true;

@@ -71,6 +71,7 @@ class HealthService::Watcher final
   }
 
   void OnDone() override {
+    AfterEveryReaction(this);
     service_->RemoveWatcher(this);
     self_.reset();  // may delete *this
   }
