@@ -305,11 +305,11 @@ TEST_F(ContractTest, ExpiredDeadlineIsDeadlineExceeded) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
 }
 
-// A computation that lasts: 256 MiB of INT8 with a negative slope, the
-// engine's slowest path, ~200 ms on one engine thread (see
+// A computation that lasts: 256 MiB of INT16 with a negative slope, the
+// engine's slowest path, ~140 ms on one engine thread (see
 // cancellation_test). Servers for it run one engine thread and take its size.
-constexpr int64_t kLongElements = int64_t{256} << 20;
-constexpr int kLongMessageBytes = kLongElements + (1 << 20);
+constexpr int64_t kLongElements = int64_t{128} << 20;
+constexpr int kLongMessageBytes = 2 * kLongElements + (1 << 20);
 
 // Runs a Relu of kLongElements in the background and returns once the
 // server is computing it (holding a slot), having uploaded it for ~1 s.
@@ -318,9 +318,10 @@ class LongComputation {
   LongComputation(int port, const Server& server) {
     stub_ = v1::ActivationService::NewStub(
         Connect(port, grpc::InsecureChannelCredentials(), kLongMessageBytes));
-    request_.mutable_input()->set_dtype(v1::DATA_TYPE_INT8);
+    request_.mutable_input()->set_dtype(v1::DATA_TYPE_INT16);
     request_.mutable_input()->add_shape(kLongElements);
-    request_.mutable_input()->set_raw_data(std::string(kLongElements, '\xff'));
+    request_.mutable_input()->set_raw_data(
+        std::string(2 * kLongElements, '\xff'));
     request_.mutable_params()->set_negative_slope(0.5);
     thread_ = std::thread(
         [this] { status_ = stub_->Relu(&context_, request_, &response_); });

@@ -44,18 +44,18 @@ std::string Series(const std::string& name, const std::string& method,
          type + "\"}";
 }
 
-// INT8 -1s, `elements` of them, with a negative slope: the engine's slowest
-// path (see cancellation_test), ~200 ms for kHeldInt8 on one engine thread.
-v1::ReluRequest Int8Request(size_t elements) {
+// INT16 -1s, `elements` of them, with a negative slope: the engine's slowest
+// path (see cancellation_test), ~140 ms for kHeld on one engine thread.
+v1::ReluRequest Int16Request(size_t elements) {
   v1::ReluRequest request;
-  request.mutable_input()->set_dtype(v1::DATA_TYPE_INT8);
+  request.mutable_input()->set_dtype(v1::DATA_TYPE_INT16);
   request.mutable_input()->add_shape(static_cast<int64_t>(elements));
-  request.mutable_input()->set_raw_data(std::string(elements, '\xff'));
+  request.mutable_input()->set_raw_data(std::string(2 * elements, '\xff'));
   request.mutable_params()->set_negative_slope(0.5);
   return request;
 }
 
-constexpr size_t kHeldInt8 = size_t{256} << 20;
+constexpr size_t kHeld = size_t{128} << 20;  // 256 MiB
 
 // One server for the test: metrics on, a token, and one call in flight at most.
 class MetricsTest : public ::testing::Test {
@@ -66,15 +66,15 @@ class MetricsTest : public ::testing::Test {
     options.auth_token = kToken;
     options.allow_insecure_token = true;  // plaintext loopback
     options.max_inflight = 1;
-    // One engine thread and room for kHeldInt8: a computation that lasts.
+    // One engine thread and room for kHeld: a computation that lasts.
     options.engine_threads = 1;
-    options.max_message_bytes = kHeldInt8 + (1 << 20);
+    options.max_message_bytes = 2 * kHeld + (1 << 20);
     server_ = StartServer(options);
     ASSERT_NE(server_, nullptr);
     ASSERT_GT(server_->metrics_port(), 0);
     stub_ = v1::ActivationService::NewStub(
         Connect(server_->port(), grpc::InsecureChannelCredentials(),
-                kHeldInt8 + (1 << 20)));
+                2 * kHeld + (1 << 20)));
   }
 
   void Authorize(grpc::ClientContext& context) {
@@ -137,8 +137,7 @@ TEST_F(MetricsTest, KnownMixOfCallsGivesExactCounts) {
             grpc::StatusCode::UNAUTHENTICATED);
 
   // Streams: one of 4 OK messages (2 elements each); one of 2 OK messages
-  // and a bad third; and below, one of an INT8 message of kHeldInt8
-  // elements.
+  // and a bad third; and below, one of an INT16 message of kHeld elements.
   {
     grpc::ClientContext context;
     Authorize(context);
@@ -166,21 +165,21 @@ TEST_F(MetricsTest, KnownMixOfCallsGivesExactCounts) {
               grpc::StatusCode::INVALID_ARGUMENT);
   }
   // Over --max_inflight=1 while a stream's message holds the slot: the
-  // computation of kHeldInt8 elements, which lasts ~200 ms; the refused call
+  // computation of kHeld elements, which lasts ~140 ms; the refused call
   // comes within a few ms of the gauge showing it.
   {
     grpc::ClientContext context;
     Authorize(context);
     auto stream = stub_->ReluStream(&context);
     v1::ReluResponse response;
-    ASSERT_TRUE(stream->Write(Int8Request(kHeldInt8)));
+    ASSERT_TRUE(stream->Write(Int16Request(kHeld)));
     ASSERT_TRUE(WaitForInflight(*server_, 1));
     grpc::ClientContext refused_context;
     Authorize(refused_context);
     ASSERT_EQ(stub_->Relu(&refused_context, Request(4), &response).error_code(),
               grpc::StatusCode::RESOURCE_EXHAUSTED);
     ASSERT_TRUE(stream->Read(&response));
-    ASSERT_EQ(response.output().raw_data().size(), kHeldInt8);
+    ASSERT_EQ(response.output().raw_data().size(), 2 * kHeld);
     stream->WritesDone();
     ASSERT_TRUE(stream->Finish().ok());
   }
@@ -223,22 +222,22 @@ TEST_F(MetricsTest, KnownMixOfCallsGivesExactCounts) {
             3);
 
   // Elements computed and returned: 3*4 unary + (4+2)*2 in streams, and the
-  // INT8 message.
+  // INT16 message.
   EXPECT_EQ(m["activation_elements_total{dtype=\"FLOAT32\"}"], 24);
-  EXPECT_EQ(m["activation_elements_total{dtype=\"INT8\"}"], kHeldInt8);
+  EXPECT_EQ(m["activation_elements_total{dtype=\"INT16\"}"], kHeld);
   // Engine runs, including the failed compute-free ones? No: only decoded
   // requests reach the engine: 3 unary + 6 FLOAT32 stream messages, and the
-  // INT8 one.
+  // INT16 one.
   EXPECT_EQ(m["activation_compute_seconds_count{dtype=\"FLOAT32\"}"], 9);
-  EXPECT_EQ(m["activation_compute_seconds_count{dtype=\"INT8\"}"], 1);
+  EXPECT_EQ(m["activation_compute_seconds_count{dtype=\"INT16\"}"], 1);
   // Payload bytes: received = every decoded message's tensor, 4 bytes each
   // FLOAT32 element: unary 3*4 + 2*5 + 1*4 (rejected) and streams 4*2 +
-  // 3*2; plus the INT8 message, 1 byte each. The unauthenticated call is
+  // 3*2; plus the INT16 message, 2 bytes each. The unauthenticated call is
   // refused before its message is parsed: none of its bytes.
   EXPECT_EQ(m["activation_payload_bytes_total{direction=\"received\"}"],
-            4 * (12 + 10 + 4 + 8 + 6) + kHeldInt8);
+            4 * (12 + 10 + 4 + 8 + 6) + 2 * kHeld);
   EXPECT_EQ(m["activation_payload_bytes_total{direction=\"sent\"}"],
-            4 * (12 + 8 + 4) + kHeldInt8);
+            4 * (12 + 8 + 4) + 2 * kHeld);
   EXPECT_EQ(m["activation_rejected_total{reason=\"unauthenticated\"}"], 1);
   EXPECT_EQ(m["activation_rejected_total{reason=\"max_inflight\"}"], 1);
   EXPECT_EQ(m["activation_rejected_total{reason=\"draining\"}"], 0);
