@@ -60,16 +60,28 @@ struct RpcName {
   const char* service;
   const char* method;
   const char* type;
+  bool carries_tensors;  // count payload bytes
 };
 
 constexpr char kActivation[] = "activation.v1.ActivationService";
 constexpr char kHealth[] = "grpc.health.v1.Health";
+constexpr char kInference[] = "inference.GRPCInferenceService";
 constexpr RpcName kRpcNames[Metrics::kRpcCount] = {
-    {Metrics::Rpc::kRelu, kActivation, "Relu", "unary"},
-    {Metrics::Rpc::kReluStream, kActivation, "ReluStream", "bidi_stream"},
-    {Metrics::Rpc::kGetServerInfo, kActivation, "GetServerInfo", "unary"},
-    {Metrics::Rpc::kHealthCheck, kHealth, "Check", "unary"},
-    {Metrics::Rpc::kHealthWatch, kHealth, "Watch", "server_stream"},
+    {Metrics::Rpc::kRelu, kActivation, "Relu", "unary", true},
+    {Metrics::Rpc::kReluStream, kActivation, "ReluStream", "bidi_stream", true},
+    {Metrics::Rpc::kGetServerInfo, kActivation, "GetServerInfo", "unary",
+     false},
+    {Metrics::Rpc::kHealthCheck, kHealth, "Check", "unary", false},
+    {Metrics::Rpc::kHealthWatch, kHealth, "Watch", "server_stream", false},
+    {Metrics::Rpc::kServerLive, kInference, "ServerLive", "unary", false},
+    {Metrics::Rpc::kServerReady, kInference, "ServerReady", "unary", false},
+    {Metrics::Rpc::kModelReady, kInference, "ModelReady", "unary", false},
+    {Metrics::Rpc::kServerMetadata, kInference, "ServerMetadata", "unary",
+     false},
+    {Metrics::Rpc::kModelMetadata, kInference, "ModelMetadata", "unary", false},
+    {Metrics::Rpc::kModelInfer, kInference, "ModelInfer", "unary", true},
+    {Metrics::Rpc::kModelStreamInfer, kInference, "ModelStreamInfer",
+     "bidi_stream", true},
 };
 
 // Opens and closes a TCP connection to `port` on the loopback address,
@@ -123,8 +135,7 @@ struct Metrics::RpcSeries {
                                          {"grpc_method", name.method},
                                          {"grpc_type", name.type}};
       auto series = std::make_unique<RpcSeries>();
-      series->carries_tensors = name.service == kActivation &&
-                                name.rpc != Metrics::Rpc::kGetServerInfo;
+      series->carries_tensors = name.carries_tensors;
       series->started = &started.Add(labels);
       series->received = &received.Add(labels);
       series->sent = &sent.Add(labels);

@@ -32,8 +32,15 @@ class Metrics {
     kGetServerInfo,
     kHealthCheck,
     kHealthWatch,
+    kServerLive,  // inference.GRPCInferenceService
+    kServerReady,
+    kModelReady,
+    kServerMetadata,
+    kModelMetadata,
+    kModelInfer,
+    kModelStreamInfer,
   };
-  static constexpr int kRpcCount = 5;
+  static constexpr int kRpcCount = 12;
 
   // Returns "service/method" of `rpc`, e.g.
   // "activation.v1.ActivationService/Relu".

@@ -19,6 +19,8 @@
 #include "server/health_service.h"
 #include "server/log.h"
 #include "server/metrics.h"
+#include "server/oip_codec.h"
+#include "server/oip_service.h"
 #include "server/relu_handler.h"
 #include "server/version.h"
 #include "wire/convert.h"
@@ -132,12 +134,16 @@ absl::Status Server::BuildParts() {
   }
   handler_ = std::make_unique<ReluHandler>(engine_.get(), options_.max_elements,
                                            options_.max_rank);
+  infer_ = std::make_unique<InferHandler>(engine_.get(), options_.max_elements,
+                                          options_.max_rank);
   info_ = MakeInfo(options_, *engine_, gate_->auth_required());
   health_ =
       std::make_unique<HealthService>(std::set<std::string>{kServiceName},
                                       metrics_.get(), HealthService::Limits());
-  service_ = std::make_unique<CallbackService>(Backend{
-      handler_.get(), gate_.get(), metrics_.get(), &waiting_calls_, &info_});
+  const Backend backend{handler_.get(),  gate_.get(), metrics_.get(),
+                        &waiting_calls_, &info_,      infer_.get()};
+  service_ = std::make_unique<CallbackService>(backend);
+  oip_service_ = std::make_unique<OipService>(backend);
   return absl::OkStatus();
 }
 
@@ -152,6 +158,7 @@ absl::Status Server::Start() {
   ConfigureBuilder(options_, *credentials, &port_, builder);
   builder.RegisterService(health_.get());
   builder.RegisterService(service_.get());
+  builder.RegisterService(oip_service_.get());
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
     server_.reset();

@@ -22,7 +22,9 @@ namespace activation::server {
 class CallGate;
 class CallbackService;
 class HealthService;
+class InferHandler;
 class Metrics;
+class OipService;
 class ReluHandler;
 
 // Thread-safe.
@@ -80,9 +82,11 @@ class Server {
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<CallGate> gate_;
   std::unique_ptr<ReluHandler> handler_;
+  std::unique_ptr<InferHandler> infer_;
   std::unique_ptr<HealthService> health_;
   CallRegistry waiting_calls_;
   std::unique_ptr<CallbackService> service_;
+  std::unique_ptr<OipService> oip_service_;
   std::unique_ptr<grpc::Server> server_;
   absl::Notification stop_reaper_;
   std::thread reaper_;
