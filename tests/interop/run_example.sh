@@ -1,9 +1,20 @@
 #!/usr/bin/env bash
-# Starts SERVER_BINARY on a free loopback port, runs one example client against
+# Starts SERVER_BINARY on free loopback ports, runs one example client against
 # it, then stops the server with SIGTERM. Exits 0 only if the client passed and
 # the server exited 0 within 10 s of SIGTERM.
 #
-#   tests/interop/run_example.sh SERVER_BINARY python|node
+#   tests/interop/run_example.sh SERVER_BINARY CLIENT
+#
+# CLIENT (examples/):
+#   python            python/relu_client.py      activation.v1 over gRPC
+#   node              node/relu_client.js        activation.v1 over gRPC
+#   python_oip_grpc   python/oip_grpc_client.py  Open Inference Protocol, gRPC
+#   python_oip_rest   python/oip_rest_client.py  Open Inference Protocol, REST
+#   node_oip          node/oip_client.js         Open Inference Protocol, both
+#
+# A client learns the server's addresses from its arguments (--target
+# 127.0.0.1:GRPC_PORT for gRPC, --url http://127.0.0.1:HTTP_PORT for REST);
+# they are also exported as ACTIVATION_GRPC_TARGET and ACTIVATION_HTTP_URL.
 #
 # The node client needs examples/node/node_modules; if it is missing this runs
 # `npm ci` there first, which needs the npm registry. Everything else stays on
@@ -18,14 +29,19 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 
 die() { echo "run_example: $*" >&2; exit 1; }
 
-[[ $# -eq 2 ]] || die "usage: $0 SERVER_BINARY python|node"
+readonly kClients="python, node, python_oip_grpc, python_oip_rest or node_oip"
+[[ $# -eq 2 ]] || die "usage: $0 SERVER_BINARY CLIENT (CLIENT: $kClients)"
 server_binary="$1"
 language="$2"
 [[ -x "$server_binary" ]] || die "not an executable: $server_binary"
+# The client's command and which fronts it calls.
 case "$language" in
-  python) client=(/usr/bin/python3 "$root/examples/python/relu_client.py") ;;
-  node) client=(node "$root/examples/node/relu_client.js") ;;
-  *) die "unknown client '$language', want python or node" ;;
+  python) client=(/usr/bin/python3 "$root/examples/python/relu_client.py"); fronts=grpc ;;
+  node) client=(node "$root/examples/node/relu_client.js"); fronts=grpc ;;
+  python_oip_grpc) client=(/usr/bin/python3 "$root/examples/python/oip_grpc_client.py"); fronts=grpc ;;
+  python_oip_rest) client=(/usr/bin/python3 "$root/examples/python/oip_rest_client.py"); fronts=http ;;
+  node_oip) client=(node "$root/examples/node/oip_client.js"); fronts="grpc http" ;;
+  *) die "unknown client '$language', want $kClients" ;;
 esac
 
 tmp="$(mktemp -d)"
@@ -74,14 +90,21 @@ if ! [[ "$port" =~ ^[0-9]{1,5}$ ]] || ((10#$port == 0 || 10#$port > 65535)); the
 fi
 echo "run_example: server $server_binary serving on 127.0.0.1:$port"
 
-if [[ "$language" == node && ! -d "$root/examples/node/node_modules" ]]; then
+if [[ "$language" == node* && ! -d "$root/examples/node/node_modules" ]]; then
   echo "run_example: installing examples/node dependencies (npm ci)"
   (cd "$root/examples/node" && npm ci --no-audit --no-fund) ||
     die "npm ci failed in examples/node"
 fi
 
+export ACTIVATION_GRPC_TARGET="127.0.0.1:$port"
+[[ " $fronts " == *" grpc "* ]] && client+=(--target "$ACTIVATION_GRPC_TARGET")
+if [[ " $fronts " == *" http "* ]]; then
+  export ACTIVATION_HTTP_URL="http://127.0.0.1:$http_port"
+  client+=(--url "$ACTIVATION_HTTP_URL")
+fi
+
 client_rc=0
-timeout "$kClientTimeoutS" "${client[@]}" --target "127.0.0.1:$port" || client_rc=$?
+timeout "$kClientTimeoutS" "${client[@]}" || client_rc=$?
 
 kill -TERM "$server_pid"
 deadline=$((SECONDS + kStopTimeoutS))
