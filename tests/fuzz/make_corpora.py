@@ -155,6 +155,82 @@ def decode_seeds():
     return seeds
 
 
+# ---- inference.ModelInferRequest (the Open Inference Protocol) ----
+
+OIP_NAMES = {"FLOAT32": "FP32", "FLOAT64": "FP64", "FLOAT16": "FP16",
+             "BFLOAT16": "BF16"}
+
+
+def oip_parameter(name, value):
+    """A map<string, InferParameter> entry: double, int64 or string."""
+    if isinstance(value, str):
+        body = field_bytes(3, value.encode())
+    elif isinstance(value, int):
+        body = field_varint(2, value)
+    else:
+        body = field_double(4, value)
+    return field_bytes(1, name.encode()) + field_bytes(2, body)
+
+
+def oip_request(datatype, shape, raw=None, contents=b"", parameters=(),
+                model="relu", name="input", version=b""):
+    tensor_body = (field_bytes(1, name.encode()) +
+                   field_bytes(2, datatype.encode()))
+    if shape:
+        tensor_body += field_bytes(3, b"".join(varint(d) for d in shape))
+    if contents:
+        tensor_body += field_bytes(5, contents)
+    out = field_bytes(1, model.encode())
+    if version:
+        out += field_bytes(2, version)
+    out += field_bytes(3, b"id-1")
+    for key, value in parameters:
+        out += field_bytes(4, oip_parameter(key, value))
+    out += field_bytes(5, tensor_body)
+    if raw is not None:
+        out += field_bytes(7, raw)
+    return out
+
+
+def oip_infer_seeds():
+    seeds = {}
+    relu6 = (("max_value", 6.0), ("negative_slope", 0.2), ("threshold", -1))
+    for name, (value, code) in DTYPES.items():
+        datatype = OIP_NAMES.get(name, name)
+        raw = elements(name, 12)
+        seeds["%s_raw" % name.lower()] = oip_request(datatype, [3, 4], raw,
+                                                    parameters=relu6)
+        if value <= 4:
+            seeds["%s_keras" % name.lower()] = oip_request(
+                datatype, [12], raw,
+                parameters=relu6 + (("mode", "keras"),))
+        if code in ("f", "d"):
+            field = 6 if code == "f" else 7
+            seeds["%s_typed" % name.lower()] = oip_request(
+                datatype, [12], contents=field_bytes(field, raw),
+                parameters=relu6)
+        elif code and code in "bhiqBHIQ":
+            values = struct.unpack("<12" + code, raw)
+            field = {"b": 2, "h": 2, "i": 2, "q": 3,
+                     "B": 4, "H": 4, "I": 4, "Q": 5}[code]
+            packed = b"".join(varint(v) for v in values)
+            seeds["%s_typed" % name.lower()] = oip_request(
+                datatype, [12], contents=field_bytes(field, packed),
+                parameters=relu6)
+    seeds["empty"] = oip_request("FP32", [0, 3], b"")
+    seeds["version_1"] = oip_request("FP32", [1], b"\0\0\x80\xbf",
+                                     version=b"1")
+    # Refusals.
+    seeds["bool"] = oip_request("BOOL", [1], b"\x01")
+    seeds["other_model"] = oip_request("FP32", [1], b"\0" * 4, model="resnet")
+    seeds["short_raw"] = oip_request("FP32", [2, 2], b"\0" * 12)
+    seeds["unknown_parameter"] = oip_request("FP32", [1], b"\0" * 4,
+                                             parameters=(("alpha", 1.0),))
+    seeds["int8_out_of_range"] = oip_request(
+        "INT8", [1], contents=field_bytes(2, varint(300)))
+    return seeds
+
+
 def npy_seeds():
     seeds = {}
     rng = np.random.default_rng(11)
@@ -285,6 +361,7 @@ def main():
     write("fuzz_npy", npy_seeds())
     write("fuzz_relu_differential", differential_seeds())
     write("fuzz_client_text", client_text_seeds())
+    write("fuzz_oip_infer", oip_infer_seeds())
 
 
 if __name__ == "__main__":
