@@ -20,8 +20,9 @@ For every deploy/ghz/*.json:
      receive limit ("max-send-message-size", "max-recv-message-size" or
      gRPC-Go's defaults) and the server's default --max_message_bytes;
   5. every message is sent to SERVER_BINARY, started on 127.0.0.1:0 with
-     metrics off: unary calls and one ReluStream per stream config must end
-     OK, with one response per message of the same dtype, shape and encoding,
+     metrics and HTTP off: unary calls and one call per streaming config
+     must end OK, with one response per message of the same dtype, shape and
+     encoding,
      FLOAT32 values matching the documented formula (ModelInfer: parameters
      max_value, negative_slope and threshold; the id echoed);
   6. ghz itself keeps up: a call's deadline runs while ghz turns its JSON
@@ -464,14 +465,15 @@ def check_response(pb2, request, response, where):
 
 
 class Server:
-    """activation_server on 127.0.0.1:0, metrics off, stopped with SIGTERM."""
+    """activation_server on 127.0.0.1:0, metrics and HTTP off, stopped with
+    SIGTERM."""
 
     def __init__(self, binary, tmp):
         self.port_file = os.path.join(tmp, "port")
         self.log = open(os.path.join(tmp, "server.log"), "w+")
         self.process = subprocess.Popen(
             [binary, "--address=127.0.0.1:0", "--metrics_address=",
-             "--port_file=" + self.port_file],
+             "--http_address=", "--port_file=" + self.port_file],
             stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:

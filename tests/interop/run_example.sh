@@ -64,12 +64,19 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Returns 0 once the server has written "PORT\n" to $tmp/port.
+# Returns 0 once the server has written its three ports (gRPC, metrics,
+# HTTP), one per line, to $tmp/port.
 port_ready() {
-  [[ -s "$tmp/port" && "$(tail -c1 "$tmp/port" | wc -l)" -eq 1 ]]
+  [[ -s "$tmp/port" && "$(wc -l <"$tmp/port")" -ge 3 ]]
 }
 
-"$server_binary" --address=127.0.0.1:0 --metrics_address=127.0.0.1:0 --port_file="$tmp/port" >"$tmp/server.log" 2>&1 &
+# Returns 0 if $1 is a port number other than 0.
+valid_port() {
+  [[ "$1" =~ ^[0-9]{1,5}$ ]] && ((10#$1 != 0 && 10#$1 <= 65535))
+}
+
+"$server_binary" --address=127.0.0.1:0 --metrics_address=127.0.0.1:0 \
+  --http_address=127.0.0.1:0 --port_file="$tmp/port" >"$tmp/server.log" 2>&1 &
 server_pid=$!
 
 deadline=$((SECONDS + kStartTimeoutS))
@@ -84,11 +91,11 @@ while ((SECONDS < deadline)); do
   sleep 0.1
 done
 port_ready || die "server wrote no port file within ${kStartTimeoutS} s"
-port="$(head -n1 "$tmp/port")"
-if ! [[ "$port" =~ ^[0-9]{1,5}$ ]] || ((10#$port == 0 || 10#$port > 65535)); then
-  die "port file holds '$port', want a port number"
-fi
-echo "run_example: server $server_binary serving on 127.0.0.1:$port"
+port="$(sed -n 1p "$tmp/port")"
+http_port="$(sed -n 3p "$tmp/port")"
+valid_port "$port" || die "port file's gRPC port is '$port', want a port number"
+valid_port "$http_port" || die "port file's HTTP port is '$http_port', want a port number"
+echo "run_example: server $server_binary serving gRPC on 127.0.0.1:$port, HTTP on 127.0.0.1:$http_port"
 
 if [[ "$language" == node* && ! -d "$root/examples/node/node_modules" ]]; then
   echo "run_example: installing examples/node dependencies (npm ci)"
