@@ -77,7 +77,7 @@ absl::Status Call::Relu(const ReluHandler& handler, v1::ReluRequest* request,
 }
 
 grpc::Status Call::Finish(const absl::Status& status) {
-  record_.Finish(status.code());
+  record_.Finish(status);
   Ended(status);
   return ToGrpcStatus(status);
 }
