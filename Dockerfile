@@ -14,6 +14,7 @@ RUN apt-get update \
       build-essential cmake ninja-build ca-certificates \
       libabsl-dev libtbb-dev libgrpc++-dev protobuf-compiler \
       protobuf-compiler-grpc libprotobuf-dev grpc-proto prometheus-cpp-dev \
+      libcivetweb-dev libssl-dev rapidjson-dev \
       libgtest-dev libgmock-dev \
  && apt-get clean && rm -rf /var/lib/apt/lists/*
 WORKDIR /src

@@ -17,6 +17,7 @@
 #include "server/call_gate.h"
 #include "server/callback_service.h"
 #include "server/health_service.h"
+#include "server/http_front.h"
 #include "server/log.h"
 #include "server/metrics.h"
 #include "server/oip_codec.h"
@@ -179,6 +180,18 @@ absl::Status Server::Start() {
     }
     metrics_port_ = metrics_->port();
   }
+  if (!options_.http_address.empty()) {
+    const Backend backend{handler_.get(),  gate_.get(), metrics_.get(),
+                          &waiting_calls_, &info_,      infer_.get()};
+    absl::StatusOr<std::unique_ptr<HttpFront>> http =
+        HttpFront::Start(options_, backend, engine_.get());
+    if (!http.ok()) {
+      Shutdown();
+      return http.status();
+    }
+    http_ = *std::move(http);
+    http_port_ = http_->port();
+  }
   reaper_ = std::thread([this] { ReapIdleCalls(); });
   return absl::OkStatus();
 }
@@ -244,6 +257,12 @@ void Server::Shutdown() {
   // any that went idle meanwhile end here.
   waiting_calls_.EndIdle(CallRegistry::Wait::kClientMessage,
                          absl::InfiniteFuture(), draining);
+  // HTTP has no call that waits on its client past its answer: it stops
+  // once requests in progress (now refused) are answered.
+  if (http_ != nullptr) {
+    http_->Stop();
+    step("drain: HTTP stopped");
+  }
   // Then gRPC stops accepting and cancels whatever is left at the deadline.
   // Once every answer is out, what is left only waits on its client (a
   // stream told UNAVAILABLE that it does not close): a second is enough.
