@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs activation_server in the foreground on 127.0.0.1:50051 (metrics on
-# 127.0.0.1:9464), after installing missing dependencies and building Release.
+# Runs activation_server in the foreground on 127.0.0.1:50051 (gRPC), with
+# the Open Inference Protocol's HTTP/REST on 127.0.0.1:8080 and metrics on
+# 127.0.0.1:9464, after installing missing dependencies and building Release.
 # Extra arguments go to the server and win over these (see --help), e.g.
 # scripts/run.sh --threads=1 --max_inflight=64.
 # Ctrl-C drains and stops it.
@@ -12,4 +13,4 @@ cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j "$(nproc)" --target activation_server activation_client
 
 exec build/server/activation_server --address=127.0.0.1:50051 \
-  --metrics_address=127.0.0.1:9464 "$@"
+  --http_address=127.0.0.1:8080 --metrics_address=127.0.0.1:9464 "$@"
