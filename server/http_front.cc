@@ -436,7 +436,23 @@ absl::StatusOr<std::unique_ptr<HttpFront>> HttpFront::Start(
   unsigned code = 0;
   char text[256] = "";
   mg_error_data error{&code, text, sizeof(text)};
-  if (tls) mg_init_library(MG_FEATURES_SSL);
+  // Debian bookworm's civetweb 1.15 loads OpenSSL with dlopen and the 1.1
+  // API; OpenSSL 3 no longer exports SSL_get_peer_certificate, so its TLS
+  // does not initialize (and serving HTTPS would call a null pointer).
+  // Checked at run time, so that a civetweb that can will serve HTTPS.
+  if (tls) {
+    const bool ssl = (mg_init_library(MG_FEATURES_SSL) & MG_FEATURES_SSL) != 0;
+    if (!ssl) {
+      mg_exit_library();
+      return absl::FailedPreconditionError(
+          "http_address with tls_cert: this server's civetweb cannot "
+          "initialize OpenSSL (Debian's civetweb 1.15 needs OpenSSL 1.1's "
+          "SSL_get_peer_certificate, gone from OpenSSL 3), so it cannot serve "
+          "HTTPS; set --http_address= (empty) to serve gRPC over TLS without "
+          "HTTP, or put HTTP behind a TLS-terminating proxy");
+    }
+    front->tls_library_ = true;
+  }
   front->context_ = mg_start2(&init, &error);
   if (front->context_ == nullptr) {
     return absl::UnavailableError(absl::StrCat(
@@ -475,7 +491,11 @@ int HttpFront::InitTls(void* ssl_ctx, void* self) {
 HttpFront::~HttpFront() { Stop(); }
 
 void HttpFront::Stop() {
-  if (context_ == nullptr) return;
+  if (context_ == nullptr) {
+    if (tls_library_) mg_exit_library();
+    tls_library_ = false;
+    return;
+  }
   // civetweb's listener notices the stop when its poll returns or a
   // connection arrives: connecting until it is gone stops it in
   // milliseconds.
@@ -490,7 +510,8 @@ void HttpFront::Stop() {
   stopped.store(true);
   waker.join();
   context_ = nullptr;
-  if (!options_.tls_cert_file.empty()) mg_exit_library();
+  if (tls_library_) mg_exit_library();
+  tls_library_ = false;
 }
 
 int HttpFront::Handle(mg_connection* connection, void* self_pointer) {

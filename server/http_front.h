@@ -29,8 +29,9 @@ class HttpFront {
  public:
   // Starts serving on options.http_address (which must be set). `backend`'s
   // pointers and `engine` are not owned and must outlive *this. Unavailable
-  // when the address cannot be bound; InvalidArgument for TLS files civetweb
-  // or OpenSSL refuse.
+  // when the address cannot be bound or OpenSSL refuses the TLS files;
+  // FailedPrecondition with TLS files when civetweb cannot initialize
+  // OpenSSL (Debian bookworm's cannot: see docs/oip.md).
   static absl::StatusOr<std::unique_ptr<HttpFront>> Start(
       const ServerOptions& options, const Backend& backend,
       const core::Engine* engine);
@@ -62,6 +63,7 @@ class HttpFront {
   const Backend backend_;
   const core::Engine* const engine_;  // Not owned.
   mg_context* context_ = nullptr;     // Owned; null once stopped.
+  bool tls_library_ = false;          // mg_init_library(SSL) to undo
   int port_ = 0;
 };
 

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <random>
@@ -540,6 +541,34 @@ TEST_F(HttpTest, StalledClientsDoNotHoldUpOthersAndAreClosedAtTheTimeout) {
     EXPECT_TRUE(connection->ClosedWithin(std::chrono::milliseconds(2500)));
   }
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+}
+
+// Debian bookworm's civetweb cannot initialize OpenSSL 3: HTTP with the TLS
+// flags is refused at start, saying why and what to do, rather than served
+// in clear text or crashing at the first handshake.
+TEST(HttpTlsTest, TlsFlagsWithHttpAreRefusedAtStartWithTheReason) {
+  const std::string dir = ::testing::TempDir() + "/http_tls";
+  ASSERT_EQ(std::system(("mkdir -p " + dir +
+                         " && openssl req -x509 "
+                         "-newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
+                         "-keyout " +
+                         dir + "/key.pem -out " + dir + "/cert.pem 2>/dev/null")
+                            .c_str()),
+            0);
+  ServerOptions options;
+  options.address = "127.0.0.1:0";
+  options.http_address = "127.0.0.1:0";
+  options.drain_delay = absl::ZeroDuration();
+  options.tls_cert_file = dir + "/cert.pem";
+  options.tls_key_file = dir + "/key.pem";
+  absl::StatusOr<std::unique_ptr<Server>> server = Server::Create(options);
+  ASSERT_FALSE(server.ok());
+  EXPECT_EQ(server.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(server.status().message(),
+              HasSubstr("cannot serve HTTPS; set --http_address= (empty)"));
+  // Without HTTP the same files serve gRPC over TLS.
+  options.http_address = "";
+  EXPECT_TRUE(Server::Create(options).ok());
 }
 
 TEST(HttpStatusTest, EachStatusCodeMapsToItsHttpStatus) {
