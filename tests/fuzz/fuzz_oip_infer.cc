@@ -43,8 +43,8 @@ constexpr size_t kMaxMessageBytes = 1024;
 }
 
 const server::InferHandler& Handler() {
-  static const server::InferHandler* const handler = new server::InferHandler(
-      &testing::FuzzEngine(), kMaxElements, kMaxRank);
+  static const server::InferHandler* const handler =
+      new server::InferHandler(&testing::FuzzEngine(), kMaxElements, kMaxRank);
   return *handler;
 }
 
@@ -144,9 +144,9 @@ void CheckAccepted(const ModelInferRequest& request,
   if (server::oip::DataTypeName(dtype) != request.inputs(0).datatype()) {
     Fail("datatype changed", request.inputs(0).datatype());
   }
-  const std::string in =
-      decoded.raw ? request.raw_input_contents(0)
-                  : TypedBytes(request.inputs(0).contents(), dtype);
+  const std::string in = decoded.raw
+                             ? request.raw_input_contents(0)
+                             : TypedBytes(request.inputs(0).contents(), dtype);
   if (in.size() != decoded.count * core::ItemSize(dtype)) {
     Fail("accepted a payload of the wrong size", std::to_string(in.size()));
   }
@@ -158,7 +158,8 @@ void CheckAccepted(const ModelInferRequest& request,
 
   ModelInferRequest moved = request;
   ModelInferResponse response;
-  absl::Status s = Handler().Infer(decoded, &moved, &response, nullptr, nullptr);
+  absl::Status s =
+      Handler().Infer(decoded, &moved, &response, nullptr, nullptr);
   if (!s.ok()) {
     // Only a typed value out of its datatype's range is found this late.
     if (decoded.raw || s.code() != absl::StatusCode::kInvalidArgument) {

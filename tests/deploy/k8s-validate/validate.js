@@ -157,8 +157,11 @@ function checkRender(objects, flags) {
   expect(portOf(args.address) === ports.grpc, `Deployment: --address=${args.address} is not the grpc port`);
   expect(portOf(args.metrics_address) === ports.metrics,
       `Deployment: --metrics_address=${args.metrics_address} is not the metrics port`);
-  expect(portOf(args.http_address) === ports.http,
+  // HTTP/REST on the http port, or off (--http_address=, as under TLS).
+  expect(args.http_address === '' || portOf(args.http_address) === ports.http,
       `Deployment: --http_address=${args.http_address} is not the http port`);
+  expect(args.http_address === '' || !('tls_cert' in args),
+      'Deployment: --http_address with --tls_cert: the server refuses to start (docs/oip.md)');
   const grace = abslDurationSeconds(args.shutdown_grace || '20s');
   expect(Number.isFinite(grace), `Deployment: --shutdown_grace=${args.shutdown_grace} is not a finite duration`);
   if (args.max_connection_age !== undefined) {
