@@ -220,9 +220,10 @@ class RequestHandler {
   // Returns the path of the value about to be read, e.g. "inputs[0].shape".
   std::string Path() const;
   bool Unexpected(absl::string_view got) {
-    return Fail(Invalid(Path(), ": unexpected ", got));
+    return Fail(Invalid(Path(), ": did not expect ", got));
   }
   bool Pop() {
+    if (frames_.back().where == Where::kData) --data_depth_;
     frames_.pop_back();
     if (!frames_.empty()) frames_.back().size++;
     return true;
@@ -235,6 +236,7 @@ class RequestHandler {
   const uint64_t max_elements_;
   const int max_rank_;
   std::vector<Frame> frames_;
+  int data_depth_ = 0;  // kData frames in frames_
   absl::Status error_;
 
   std::optional<absl::string_view> id_;
@@ -356,6 +358,12 @@ bool RequestHandler::StartArray() {
     where = Where::kShape;
   } else if ((parent.where == Where::kInput && parent.key == "data") ||
              parent.where == Where::kData) {
+    // Nested data has one level per dimension: a tensor has at most
+    // max_rank (and a client's nesting must not grow frames_ without bound).
+    if (++data_depth_ > max_rank_) {
+      return Fail(Invalid(Path(), ": data nests deeper than the ", max_rank_,
+                          " dimensions a tensor may have (--max_rank)"));
+    }
     has_data_ = true;
     where = Where::kData;
   }
@@ -686,7 +694,9 @@ absl::StatusOr<JsonInfer> DecodeJsonInfer(std::string& body, size_t json_size,
   rapidjson::InsituStringStream stream(json);
   constexpr unsigned kFlags =
       rapidjson::kParseInsituFlag | rapidjson::kParseNumbersAsStringsFlag |
-      rapidjson::kParseNanAndInfFlag | rapidjson::kParseValidateEncodingFlag;
+      rapidjson::kParseNanAndInfFlag | rapidjson::kParseValidateEncodingFlag |
+      // Without recursion: a client's nesting cannot exhaust the stack.
+      rapidjson::kParseIterativeFlag;
   const rapidjson::ParseResult result = reader.Parse<kFlags>(stream, handler);
   if (result.IsError()) {
     if (!handler.error().ok()) return handler.error();
