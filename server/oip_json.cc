@@ -678,13 +678,23 @@ absl::StatusOr<JsonInfer> DecodeJsonInfer(std::string& body, size_t json_size,
     return Invalid("Inference-Header-Content-Length is ", json_size,
                    " but the body has ", body.size(), " bytes");
   }
-  // The reader parses in place up to a NUL: the JSON alone gets its own
-  // copy when binary data follows it (the JSON is small then).
+  // The reader parses in place up to a NUL, and RapidJSON 1.1's UTF-8 check
+  // reads the rest of a multi-byte sequence before it looks at it (past the
+  // NUL, for one cut short at the end: fuzz_oip_json). So the JSON is
+  // followed by kPadding NULs: in a copy of its own when binary data follows
+  // it (the JSON is small then), else appended to the body.
+  constexpr size_t kPadding = 4;
+  const size_t binary_size = body.size() - json_size;
   std::string header;
-  char* json = body.data();
-  if (json_size < body.size()) {
+  char* json;
+  if (binary_size > 0) {
+    header.reserve(json_size + kPadding);
     header.assign(body.data(), json_size);
+    header.append(kPadding, '\0');
     json = header.data();
+  } else {
+    body.append(kPadding, '\0');
+    json = body.data();
   }
   if (std::memchr(json, '\0', json_size) != nullptr) {
     return Invalid("the JSON request holds a NUL byte");
@@ -694,9 +704,12 @@ absl::StatusOr<JsonInfer> DecodeJsonInfer(std::string& body, size_t json_size,
   rapidjson::InsituStringStream stream(json);
   constexpr unsigned kFlags =
       rapidjson::kParseInsituFlag | rapidjson::kParseNumbersAsStringsFlag |
-      rapidjson::kParseNanAndInfFlag | rapidjson::kParseValidateEncodingFlag |
-      // Without recursion: a client's nesting cannot exhaust the stack.
-      rapidjson::kParseIterativeFlag;
+      rapidjson::kParseNanAndInfFlag | rapidjson::kParseValidateEncodingFlag;
+  // The reader recurses once per nesting level, and stops as soon as the
+  // handler refuses a value: the handler takes arrays and objects only where
+  // the protocol has them, and data arrays max_rank deep, so a client's
+  // nesting cannot exhaust the stack. (RapidJSON 1.1's iterative mode would
+  // not recurse, but its stack does UB on a refusal: UBSan, fuzz_oip_json.)
   const rapidjson::ParseResult result = reader.Parse<kFlags>(stream, handler);
   if (result.IsError()) {
     if (!handler.error().ok()) return handler.error();
@@ -704,7 +717,7 @@ absl::StatusOr<JsonInfer> DecodeJsonInfer(std::string& body, size_t json_size,
                    rapidjson::GetParseError_En(result.Code()), " (at byte ",
                    result.Offset(), ")");
   }
-  return handler.Finish(body.data() + json_size, body.size() - json_size);
+  return handler.Finish(body.data() + json_size, binary_size);
 }
 
 std::string EncodeJsonInfer(const JsonInfer& infer) {
