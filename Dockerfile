@@ -1,7 +1,7 @@
 # activation-service: two stages, both debian:bookworm-slim.
 #
 #   podman build --format docker -t activation-service .    (or docker build)
-#   podman run --rm -p 50051:50051 -p 9464:9464 activation-service
+#   podman run --rm -p 50051:50051 -p 8080:8080 -p 9464:9464 activation-service
 #
 # The build stage installs the -dev packages, runs the same CMake build as
 # scripts/test.sh (Release; kernels chosen at run time, so the binaries run
@@ -14,6 +14,7 @@ RUN apt-get update \
       build-essential cmake ninja-build ca-certificates \
       libabsl-dev libtbb-dev libgrpc++-dev protobuf-compiler \
       protobuf-compiler-grpc libprotobuf-dev grpc-proto prometheus-cpp-dev \
+      libcivetweb-dev libssl-dev rapidjson-dev \
       libgtest-dev libgmock-dev \
  && apt-get clean && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
@@ -39,7 +40,7 @@ RUN apt-get update \
 COPY --from=build /build/server/activation_server /build/client/activation_client \
      /usr/local/bin/
 USER 10001
-EXPOSE 50051 9464
+EXPOSE 50051 8080 9464
 # Where activation_client (and so the HEALTHCHECK) looks for the server; set
 # it with -e when --address changes.
 ENV ACTIVATION_TARGET=127.0.0.1:50051
@@ -53,4 +54,5 @@ STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
   CMD ["activation_client", "--deadline=2s", "health"]
 ENTRYPOINT ["activation_server"]
-CMD ["--address=0.0.0.0:50051", "--metrics_address=0.0.0.0:9464"]
+CMD ["--address=0.0.0.0:50051", "--http_address=0.0.0.0:8080", \
+     "--metrics_address=0.0.0.0:9464"]

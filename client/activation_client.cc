@@ -74,7 +74,12 @@ ABSL_FLAG(absl::Duration, z, absl::ZeroDuration(),
 ABSL_FLAG(double, rps, 0, "bench: calls per second over all workers; 0: max");
 ABSL_FLAG(std::string, shape, "16", "bench: tensor shape, e.g. 1024 or 4,256");
 ABSL_FLAG(std::string, encoding, "raw", "bench: raw or float_data");
-ABSL_FLAG(bool, stream, false, "bench: messages on ReluStream, not unary");
+ABSL_FLAG(bool, stream, false,
+          "bench: messages on one stream per worker (ReluStream or "
+          "ModelStreamInfer), not unary calls");
+ABSL_FLAG(std::string, protocol, "activation",
+          "bench: activation (activation.v1 Relu) or oip (the Open Inference "
+          "Protocol's ModelInfer, model relu)");
 ABSL_FLAG(std::string, O, "summary", "bench: output format, summary or json");
 ABSL_FLAG(int, verify_every, 100, "bench: check every Nth answer; 0: none");
 ABSL_FLAG(bool, allow_errors, false, "bench: exit 0 even if calls failed");
@@ -118,14 +123,15 @@ const std::vector<Command>& Commands() {
       {"bench",
        "activation_client bench [-c 50] [--connections 1] [-n 200 | -z 10s] "
        "[--rps 0] [--shape 16] [--dtype float32] [--encoding raw|float_data] "
-       "[--stream] [-O summary|json] [--allow_errors]\n"
+       "[--stream] [--protocol activation|oip] [-O summary|json] "
+       "[--allow_errors]\n"
        "Keeps -c calls in flight and prints a summary like ghz's: count, "
        "total, slowest, fastest, average, requests/s, MB/s, a latency "
        "histogram and distribution, status codes and errors. Checks every "
        "--verify_every-th answer against the local engine. Exits 1 on any "
        "failed call or wrong answer unless --allow_errors.",
        {"c", "connections", "n", "z", "rps", "shape", "dtype", "encoding",
-        "stream", "O", "verify_every", "allow_errors", "max_value",
+        "stream", "protocol", "O", "verify_every", "allow_errors", "max_value",
         "negative_slope", "threshold", "mode"}},
   };
   return *commands;
@@ -327,6 +333,13 @@ int RunBenchCommand() {
         absl::InvalidArgumentError("--encoding must be raw or float_data"));
   }
   options.float_data = encoding == "float_data";
+  const std::string protocol = absl::GetFlag(FLAGS_protocol);
+  if (protocol != "activation" && protocol != "oip") {
+    return Fail(
+        absl::InvalidArgumentError("--protocol must be activation or oip"));
+  }
+  options.protocol = protocol == "oip" ? BenchOptions::Protocol::kOip
+                                       : BenchOptions::Protocol::kActivationV1;
   const std::string format = absl::GetFlag(FLAGS_O);
   if (format != "summary" && format != "json") {
     return Fail(absl::InvalidArgumentError("-O must be summary or json"));

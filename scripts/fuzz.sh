@@ -20,14 +20,16 @@ cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-30}
 jobs=${FUZZ_JOBS:-2}
 build=build-fuzz
-all=(fuzz_decode fuzz_npy fuzz_relu_differential fuzz_client_text)
+all=(fuzz_decode fuzz_npy fuzz_relu_differential fuzz_client_text fuzz_oip_infer
+     fuzz_oip_json)
 targets=("${all[@]}")
 if (($#)); then targets=("$@"); fi
 # Largest input per target: room for a few thousand elements or a header
 # with every key, small enough to keep executions fast.
 declare -A max_len=(
   [fuzz_decode]=16384 [fuzz_npy]=4096
-  [fuzz_relu_differential]=4096 [fuzz_client_text]=1024
+  [fuzz_relu_differential]=4096 [fuzz_client_text]=1024 [fuzz_oip_infer]=16384
+  [fuzz_oip_json]=8192
 )
 
 start=$(date +%s)

@@ -9,6 +9,9 @@ packages=(
   libabsl-dev libtbb-dev
   libgrpc++-dev protobuf-compiler protobuf-compiler-grpc libprotobuf-dev
   grpc-proto prometheus-cpp-dev
+  # The HTTP/REST front: civetweb (also prometheus-cpp's), OpenSSL headers for
+  # its TLS context, RapidJSON.
+  libcivetweb-dev libssl-dev rapidjson-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # Tests: the Python example and checks, the format check, the core tests on
   # an emulated baseline CPU, a real Prometheus (and promtool), the container

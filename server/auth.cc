@@ -53,7 +53,10 @@ absl::Status CheckBearerMetadata(
 
 bool NeedsToken(absl::string_view method_path) {
   return !absl::StartsWith(method_path, "/grpc.health.v1.Health/") &&
-         !absl::StartsWith(method_path, "/grpc.reflection.");
+         !absl::StartsWith(method_path, "/grpc.reflection.") &&
+         method_path != "/inference.GRPCInferenceService/ServerLive" &&
+         method_path != "/inference.GRPCInferenceService/ServerReady" &&
+         method_path != "/inference.GRPCInferenceService/ModelReady";
 }
 
 grpc::Status TokenAuthProcessor::Process(

@@ -28,7 +28,8 @@ absl::Status CheckBearerMetadata(
     absl::string_view token);
 
 // Returns true for the methods a token guards: every method of the inference
-// services; health and reflection stay open (probes carry no token).
+// services but the Open Inference Protocol's liveness and readiness; those,
+// health and reflection stay open (probes carry no token).
 bool NeedsToken(absl::string_view method_path);
 
 // Refuses a call to a guarded method without the token as soon as its

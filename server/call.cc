@@ -22,11 +22,8 @@ void Call::Refused(const CallGate& gate, const absl::Status& status) {
   if (status.code() != absl::StatusCode::kUnavailable || !gate.draining()) {
     return;
   }
-  // gRPC retry policies (our client's among them) wait this long.
   if (const std::optional<absl::Duration> pushback = gate.RetryPushback()) {
-    context_.AddTrailingMetadata(
-        "grpc-retry-pushback-ms",
-        absl::StrCat(absl::ToInt64Milliseconds(*pushback)));
+    context_.SetRetryPushback(*pushback);
   }
 }
 
@@ -46,34 +43,41 @@ absl::Status Call::Admit(CallGate& gate, uint64_t bytes) {
   return absl::OkStatus();
 }
 
-absl::Status Call::Relu(const ReluHandler& handler, v1::ReluRequest* request,
-                        v1::ReluResponse* response) {
+absl::Status Call::Compute(ComputeFn compute) {
   // True once the client cancelled the call or its deadline passed. Polled
   // by the engine between chunks, from any of its threads.
-  const grpc::ServerContextBase& context = context_;
-  auto cancelled = [&context] {
-    return context.IsCancelled() ||
-           std::chrono::system_clock::now() > context.deadline();
+  const CallContext& context = context_;
+  const auto deadline = context.Deadline();
+  auto cancelled = [&context, deadline] {
+    return context.IsCancelled() || std::chrono::system_clock::now() > deadline;
   };
   ComputeStats stats;
-  absl::Status status =
-      handler.Relu(request, response, cancelled,
-                   record_.enabled() || AccessLogEnabled() ? &stats : nullptr);
+  absl::Status status = compute(
+      cancelled, record_.enabled() || AccessLogEnabled() ? &stats : nullptr);
   ticket_.ReleaseSlot();
   if (stats.ran) {
     record_.Computed(stats.dtype, stats.elements, stats.duration, status.ok());
     computed_ = stats;
   }
   if (status.code() == absl::StatusCode::kCancelled &&
-      std::chrono::system_clock::now() > context_.deadline()) {
+      std::chrono::system_clock::now() > deadline) {
     return absl::DeadlineExceededError("deadline exceeded during compute");
   }
+  return status;
+}
+
+absl::Status Call::Relu(const ReluHandler& handler, v1::ReluRequest* request,
+                        v1::ReluResponse* response) {
+  absl::Status status = Compute(
+      [&](const core::Engine::CancelCheck& cancelled, ComputeStats* stats) {
+        return handler.Relu(request, response, cancelled, stats);
+      });
   if (status.ok()) Sent(PayloadBytes(response->output()));
   return status;
 }
 
 grpc::Status Call::Finish(const absl::Status& status) {
-  record_.Finish(status.code());
+  record_.Finish(status);
   Ended(status);
   return ToGrpcStatus(status);
 }
@@ -90,14 +94,14 @@ void Call::Ended(const absl::Status& status) {
                   {{"method", Metrics::MethodName(rpc_)},
                    {"code", wire::CodeName(code)},
                    {"error", status.message()},
-                   {"peer", context_.peer()}});
+                   {"peer", context_.Peer()}});
   }
   if (!AccessLogEnabled()) return;
   const absl::Duration latency =
       absl::FromChrono(std::chrono::system_clock::now() - start_);
   Log(LogLevel::kInfo, "call",
       {{"method", Metrics::MethodName(rpc_)},
-       {"peer", context_.peer()},
+       {"peer", context_.Peer()},
        {"code", wire::CodeName(code)},
        {"dtype", computed_.ran ? core::DataTypeName(computed_.dtype) : ""},
        {"elements", computed_.elements},
@@ -115,7 +119,7 @@ void Call::Done(bool cancelled) {
   absl::StatusCode code = absl::StatusCode::kOk;
   if (cancelled) {
     code = absl::StatusCode::kCancelled;
-    const auto deadline = context_.deadline();
+    const auto deadline = context_.Deadline();
     if (deadline != std::chrono::system_clock::time_point::max()) {
       const auto slack =
           std::chrono::milliseconds(10) + (deadline - start_) / 50;

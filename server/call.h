@@ -9,9 +9,11 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -19,6 +21,7 @@
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/server_callback.h"
 #include "grpcpp/support/status.h"
+#include "server/call_context.h"
 #include "server/call_gate.h"
 #include "server/call_registry.h"
 #include "server/metrics.h"
@@ -34,8 +37,19 @@ namespace activation::server {
 // unary handler, or a reactor's serialized reactions): not thread-safe.
 class Call {
  public:
-  // `metrics` may be null; it and `context` must outlive *this.
+  // Computes one request: runs the engine, polling `cancelled`, and fills
+  // `stats` when it is not null (see ReluHandler::Relu).
+  using ComputeFn = absl::FunctionRef<absl::Status(
+      const core::Engine::CancelCheck& cancelled, ComputeStats* stats)>;
+
+  // A gRPC call. `metrics` may be null; it and `context` must outlive *this.
   Call(Metrics* metrics, Metrics::Rpc rpc, grpc::ServerContextBase& context)
+      : grpc_context_(std::in_place, context),
+        context_(*grpc_context_),
+        rpc_(rpc),
+        record_(metrics, rpc) {}
+  // A call of another transport (HTTP); as above.
+  Call(Metrics* metrics, Metrics::Rpc rpc, CallContext& context)
       : context_(context), rpc_(rpc), record_(metrics, rpc) {}
 
   // Not copyable.
@@ -63,9 +77,13 @@ class Call {
     sent_bytes_ += payload_bytes;
   }
 
-  // Runs `handler` on one request (received already), polling the call for
-  // cancellation and recording engine time and the response. A cancellation
-  // after the deadline has passed is DeadlineExceeded.
+  // Runs `compute` on one request (received and admitted already), polling
+  // the call for cancellation and recording engine time; frees the slot
+  // when it returns. A cancellation after the deadline has passed is
+  // DeadlineExceeded. The caller records the response (Sent).
+  absl::Status Compute(ComputeFn compute);
+
+  // Runs `handler` on one request as Compute, and records the response.
   absl::Status Relu(const ReluHandler& handler, v1::ReluRequest* request,
                     v1::ReluResponse* response);
 
@@ -86,7 +104,8 @@ class Call {
   // rate-limited, a warning for a refusal or failure. Once.
   void Ended(const absl::Status& status);
 
-  grpc::ServerContextBase& context_;  // Not owned.
+  std::optional<GrpcCallContext> grpc_context_;  // a gRPC call's
+  CallContext& context_;                         // Not owned, or grpc_context_.
   const Metrics::Rpc rpc_;
   CallRecord record_;
   bool ended_ = false;
@@ -159,6 +178,15 @@ inline void AfterEveryReaction(grpc::internal::ServerReactor* reactor) {
 #else
   (void)reactor;
 #endif
+}
+
+// Returns the bytes of the memory budget a computation of a request with
+// `payload_bytes` of tensor payload holds from admission until its answer
+// is sent: the payload, moved from request to response, the response's
+// serialized copy, and the call's own state.
+inline uint64_t MemoryForPayload(uint64_t payload_bytes) {
+  constexpr uint64_t kCallOverhead = 16 << 10;
+  return 2 * payload_bytes + kCallOverhead;
 }
 
 // Returns the payload bytes a tensor carries (raw_data or float_data).

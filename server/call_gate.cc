@@ -47,11 +47,10 @@ void CallGate::Ticket::Reset() {
   gate_ = nullptr;
 }
 
-absl::Status CallGate::Authorize(const grpc::ServerContextBase& context) const {
+absl::Status CallGate::Authorize(const CallContext& context) const {
   if (draining_.load()) return Draining();
   if (options_.auth_token.empty()) return absl::OkStatus();
-  absl::Status status =
-      CheckBearerMetadata(context.client_metadata(), options_.auth_token);
+  absl::Status status = context.CheckToken(options_.auth_token);
   return status.ok() ? status : Refused(std::move(status), "unauthenticated");
 }
 

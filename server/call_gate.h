@@ -14,7 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "grpcpp/server_context.h"
+#include "server/call_context.h"
 
 namespace activation::server {
 
@@ -69,8 +69,8 @@ class CallGate {
 
   // Lets the call of `context` in, or says why not: Unavailable while
   // draining, Unauthenticated without the right token. Every call of the
-  // service goes through it; health and reflection do not.
-  absl::Status Authorize(const grpc::ServerContextBase& context) const;
+  // inference services goes through it; health and reflection do not.
+  absl::Status Authorize(const CallContext& context) const;
 
   // Takes a slot and `bytes` of the budget for one computation, or says why
   // not: Unavailable while draining, ResourceExhausted at the in-flight limit

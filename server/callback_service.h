@@ -7,6 +7,7 @@
 #include "grpcpp/support/byte_buffer.h"
 #include "server/call.h"
 #include "server/call_registry.h"
+#include "server/oip_codec.h"
 
 namespace activation::server {
 
@@ -17,6 +18,7 @@ struct Backend {
   Metrics* metrics = nullptr;     // null: no metrics
   CallRegistry* calls = nullptr;  // the calls that can wait on clients
   const v1::ServerInfo* info = nullptr;
+  const InferHandler* infer = nullptr;  // the Open Inference Protocol's
 };
 
 // Relu and ReluStream take their messages as bytes and parse them

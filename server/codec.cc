@@ -5,12 +5,13 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
+#include "absl/types/span.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "grpcpp/impl/codegen/proto_utils.h"
 #include "grpcpp/support/proto_buffer_reader.h"
 #include "grpcpp/support/proto_buffer_writer.h"
 #include "grpcpp/support/slice.h"
+#include "server/shape.h"
 #include "wire/convert.h"
 
 namespace activation::server {
@@ -19,53 +20,8 @@ namespace {
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
               "raw_data is little-endian; the codec views it in place");
 
-// The shape for error messages: whole up to 16 dimensions, else the first
-// 16 and the rank, so that a client's shape cannot make a huge message.
-std::string ShapeString(const v1::Tensor& tensor) {
-  constexpr int kMaxShown = 16;
-  if (tensor.shape_size() <= kMaxShown) {
-    return absl::StrCat("[", absl::StrJoin(tensor.shape(), ","), "]");
-  }
-  return absl::StrCat("[",
-                      absl::StrJoin(tensor.shape().begin(),
-                                    tensor.shape().begin() + kMaxShown, ","),
-                      ",...] (", tensor.shape_size(), " dimensions)");
-}
-
-// Returns product(shape). A product that overflows 64 bits describes no
-// tensor (InvalidArgument); one over `max_elements`, or a rank over
-// `max_rank`, is ResourceExhausted.
-absl::StatusOr<uint64_t> ElementCount(const v1::Tensor& tensor,
-                                      uint64_t max_elements, int max_rank) {
-  if (tensor.shape_size() > max_rank) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("input.shape has ", tensor.shape_size(),
-                     " dimensions; this server accepts at most ", max_rank,
-                     " (--max_rank)"));
-  }
-  bool empty = false;
-  for (int i = 0; i < tensor.shape_size(); ++i) {
-    if (tensor.shape(i) < 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "input.shape[", i, "] must be >= 0, got ", tensor.shape(i)));
-    }
-    empty = empty || tensor.shape(i) == 0;
-  }
-  if (empty) return 0;
-  uint64_t count = 1;
-  for (int64_t dim : tensor.shape()) {
-    if (__builtin_mul_overflow(count, static_cast<uint64_t>(dim), &count)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "input.shape ", ShapeString(tensor), " has more than 2^64 elements"));
-    }
-  }
-  if (count > max_elements) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("input.shape ", ShapeString(tensor), " has ", count,
-                     " elements; this server accepts at most ", max_elements,
-                     " (--max_elements)"));
-  }
-  return count;
+absl::Span<const int64_t> Shape(const v1::Tensor& tensor) {
+  return absl::MakeConstSpan(tensor.shape().data(), tensor.shape_size());
 }
 
 absl::Status CheckPayload(const v1::Tensor& tensor, core::DataType dtype,
@@ -85,21 +41,18 @@ absl::Status CheckPayload(const v1::Tensor& tensor, core::DataType dtype,
     if (static_cast<uint64_t>(tensor.float_data_size()) != count) {
       return absl::InvalidArgumentError(absl::StrCat(
           "input.float_data has ", tensor.float_data_size(), " values; shape ",
-          ShapeString(tensor), " needs ", count));
+          ShapeString(Shape(tensor)), " needs ", count));
     }
     return absl::OkStatus();
   }
-  uint64_t needed;
-  if (__builtin_mul_overflow(count, core::ItemSize(dtype), &needed)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("input.shape ", ShapeString(tensor), " of ",
-                     core::DataTypeName(dtype), " needs 2^64 bytes or more"));
-  }
-  if (tensor.raw_data().size() != needed) {
+  absl::StatusOr<uint64_t> needed =
+      PayloadSize(count, dtype, Shape(tensor), "input.shape");
+  if (!needed.ok()) return needed.status();
+  if (tensor.raw_data().size() != *needed) {
     return absl::InvalidArgumentError(
         absl::StrCat("input.raw_data has ", tensor.raw_data().size(),
-                     " bytes; shape ", ShapeString(tensor), " of ",
-                     core::DataTypeName(dtype), " needs ", needed));
+                     " bytes; shape ", ShapeString(Shape(tensor)), " of ",
+                     core::DataTypeName(dtype), " needs ", *needed));
   }
   return absl::OkStatus();
 }
@@ -144,7 +97,8 @@ absl::StatusOr<DecodedRequest> DecodeRequest(const v1::ReluRequest& request,
   absl::StatusOr<core::DataType> dtype =
       wire::DataTypeFromProto(input.dtype(), "input.dtype");
   if (!dtype.ok()) return dtype.status();
-  absl::StatusOr<uint64_t> count = ElementCount(input, max_elements, max_rank);
+  absl::StatusOr<uint64_t> count =
+      ElementCount(Shape(input), "input.shape", max_elements, max_rank);
   if (!count.ok()) return count.status();
   if (absl::Status s = CheckPayload(input, *dtype, *count); !s.ok()) return s;
   absl::StatusOr<core::ReluOp> op = DecodeOp(request.params(), *dtype);
@@ -152,24 +106,25 @@ absl::StatusOr<DecodedRequest> DecodeRequest(const v1::ReluRequest& request,
   return DecodedRequest{*std::move(op), *count, input.float_data_size() > 0};
 }
 
-absl::Status ParseRequest(grpc::ByteBuffer* bytes, v1::ReluRequest* request) {
+absl::Status ParseRequest(grpc::ByteBuffer* bytes,
+                          google::protobuf::Message* request) {
   const size_t size = bytes->Length();
   grpc::ProtoBufferReader reader(bytes);
   const bool parsed = request->ParseFromZeroCopyStream(&reader);
   bytes->Clear();
   if (!parsed) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "the message (", size, " bytes) is not an activation.v1.ReluRequest"));
+        "the message (", size, " bytes) is not an ", request->GetTypeName()));
   }
   return absl::OkStatus();
 }
 
-absl::Status SerializeResponse(const v1::ReluResponse& response,
+absl::Status SerializeResponse(const google::protobuf::Message& response,
                                grpc::ByteBuffer* bytes) {
   bool own_buffer = false;
-  const grpc::Status status =
-      grpc::GenericSerialize<grpc::ProtoBufferWriter, v1::ReluResponse>(
-          response, bytes, &own_buffer);
+  const grpc::Status status = grpc::GenericSerialize<grpc::ProtoBufferWriter,
+                                                     google::protobuf::Message>(
+      response, bytes, &own_buffer);
   if (!status.ok()) {
     return absl::InternalError(absl::StrCat("cannot serialize the response: ",
                                             status.error_message()));

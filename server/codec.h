@@ -11,6 +11,7 @@
 #include "activation/v1/activation.pb.h"
 #include "core/dtype.h"
 #include "core/relu.h"
+#include "google/protobuf/message.h"
 #include "grpcpp/support/byte_buffer.h"
 
 namespace activation::server {
@@ -32,13 +33,14 @@ absl::StatusOr<DecodedRequest> DecodeRequest(const v1::ReluRequest& request,
                                              uint64_t max_elements,
                                              int max_rank = 64);
 
-// Parses `bytes`, as gRPC received them, into `request` and clears them (the
-// request holds the payload now). InvalidArgument when they are not a
-// ReluRequest.
-absl::Status ParseRequest(grpc::ByteBuffer* bytes, v1::ReluRequest* request);
+// Parses `bytes`, as gRPC received them, into `request` (a ReluRequest, a
+// ModelInferRequest, ...) and clears them (the request holds the payload
+// now). InvalidArgument naming the message type when they are not one.
+absl::Status ParseRequest(grpc::ByteBuffer* bytes,
+                          google::protobuf::Message* request);
 
 // Serializes `response` into `bytes` for gRPC to send.
-absl::Status SerializeResponse(const v1::ReluResponse& response,
+absl::Status SerializeResponse(const google::protobuf::Message& response,
                                grpc::ByteBuffer* bytes);
 
 // As SerializeResponse, but an output.raw_data of 16 KiB or more is moved

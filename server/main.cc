@@ -71,6 +71,17 @@ ABSL_FLAG(std::string, metrics_address, "0.0.0.0:9464",
           "metrics");
 ABSL_FLAG(int, metrics_threads, 8,
           "threads serving /metrics (each request bounded by a 2 s timeout)");
+ABSL_FLAG(std::string, http_address, "0.0.0.0:8080",
+          "host:port serving the Open Inference Protocol (KServe v2) over "
+          "HTTP/REST (HTTPS with --tls_cert); empty = no HTTP");
+ABSL_FLAG(int, http_threads, 32,
+          "threads serving HTTP, each holding one connection at a time: the "
+          "most connections served at once");
+ABSL_FLAG(absl::Duration, http_request_timeout, absl::Seconds(10),
+          "longest an HTTP request's headers (and each read of its body) may "
+          "take to arrive; slower clients are disconnected");
+ABSL_FLAG(absl::Duration, http_idle_timeout, absl::Seconds(5),
+          "close a kept-alive HTTP connection idle for this long");
 ABSL_FLAG(std::string, log_format, "text",
           "log lines on stderr as text or json (for Kubernetes log "
           "pipelines)");
@@ -80,8 +91,9 @@ ABSL_FLAG(bool, access_log, false,
           "log one line per call: method, peer, code, dtype, elements, "
           "bytes, latency");
 ABSL_FLAG(std::string, port_file, "",
-          "once serving, write the gRPC port and then the metrics port (0 "
-          "without metrics) to this file, one per line (for tests)");
+          "once serving, write the gRPC port, the metrics port and the HTTP "
+          "port (0 without metrics, without HTTP) to this file, one per line "
+          "(for tests)");
 
 namespace {
 
@@ -147,6 +159,10 @@ absl::StatusOr<activation::server::ServerOptions> OptionsFromFlags() {
   options.allow_insecure_token = absl::GetFlag(FLAGS_allow_insecure_token);
   options.metrics_address = absl::GetFlag(FLAGS_metrics_address);
   options.metrics_threads = absl::GetFlag(FLAGS_metrics_threads);
+  options.http_address = absl::GetFlag(FLAGS_http_address);
+  options.http_threads = absl::GetFlag(FLAGS_http_threads);
+  options.http_request_timeout = absl::GetFlag(FLAGS_http_request_timeout);
+  options.http_idle_timeout = absl::GetFlag(FLAGS_http_idle_timeout);
   if (const std::string path = absl::GetFlag(FLAGS_auth_token_file);
       !path.empty()) {
     absl::StatusOr<std::string> token = ReadToken(path);
@@ -197,8 +213,10 @@ void LogStart(const activation::server::Server& server) {
        {"git_sha", server.info().git_sha()},
        {"port", server.port()},
        {"metrics_port", server.metrics_port()},
+       {"http_port", server.http_port()},
        {"address", o.address},
        {"metrics_address", o.metrics_address},
+       {"http_address", o.http_address},
        {"kernels", activation::core::KernelIsa()},
        {"engine_threads", server.info().engine_threads()},
        {"max_memory_bytes", o.max_memory_bytes},
@@ -215,7 +233,10 @@ void LogStart(const activation::server::Server& server) {
        {"mtls", !o.tls_client_ca_file.empty()},
        {"tls_reload_interval", o.tls_reload_interval},
        {"auth", !o.auth_token.empty()},
-       {"metrics_threads", o.metrics_threads}});
+       {"metrics_threads", o.metrics_threads},
+       {"http_threads", o.http_threads},
+       {"http_request_timeout", o.http_request_timeout},
+       {"http_idle_timeout", o.http_idle_timeout}});
   if (o.allow_insecure_token && !o.auth_token.empty() &&
       o.tls_cert_file.empty()) {
     Log(LogLevel::kWarning,
@@ -226,7 +247,8 @@ void LogStart(const activation::server::Server& server) {
 
 void ParseFlags(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "Serves activation.v1.ActivationService (tf.keras ReLU) over gRPC.");
+      "Serves activation.v1.ActivationService (tf.keras ReLU) over gRPC, and "
+      "the Open Inference Protocol over gRPC and HTTP/REST.");
   absl::FlagsUsageConfig usage;
   usage.contains_help_flags = [](absl::string_view file) {
     return absl::EndsWith(file, "server/main.cc");
@@ -256,7 +278,8 @@ int main(int argc, char** argv) {
   LogStart(**server);
   if (const std::string path = absl::GetFlag(FLAGS_port_file); !path.empty()) {
     std::ofstream(path) << (*server)->port() << "\n"
-                        << (*server)->metrics_port() << "\n";
+                        << (*server)->metrics_port() << "\n"
+                        << (*server)->http_port() << "\n";
   }
   int signal_number = 0;
   sigwait(&signals, &signal_number);

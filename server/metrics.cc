@@ -25,6 +25,7 @@
 #include "prometheus/text_serializer.h"
 #include "server/call_gate.h"
 #include "server/process_metrics.h"
+#include "server/status.h"
 #include "wire/convert.h"
 
 namespace activation::server {
@@ -55,22 +56,56 @@ prometheus::Family<prometheus::Histogram>& Histogram(
   return prometheus::BuildHistogram().Name(name).Help(help).Register(registry);
 }
 
+// A gRPC method, or an HTTP route: then `service` is the HTTP method,
+// `method` the route's path template and `type` "http".
 struct RpcName {
   Metrics::Rpc rpc;
   const char* service;
   const char* method;
   const char* type;
+  bool carries_tensors;  // count payload bytes
+  bool http() const { return type[0] == 'h'; }
 };
 
 constexpr char kActivation[] = "activation.v1.ActivationService";
 constexpr char kHealth[] = "grpc.health.v1.Health";
+constexpr char kInference[] = "inference.GRPCInferenceService";
 constexpr RpcName kRpcNames[Metrics::kRpcCount] = {
-    {Metrics::Rpc::kRelu, kActivation, "Relu", "unary"},
-    {Metrics::Rpc::kReluStream, kActivation, "ReluStream", "bidi_stream"},
-    {Metrics::Rpc::kGetServerInfo, kActivation, "GetServerInfo", "unary"},
-    {Metrics::Rpc::kHealthCheck, kHealth, "Check", "unary"},
-    {Metrics::Rpc::kHealthWatch, kHealth, "Watch", "server_stream"},
+    {Metrics::Rpc::kRelu, kActivation, "Relu", "unary", true},
+    {Metrics::Rpc::kReluStream, kActivation, "ReluStream", "bidi_stream", true},
+    {Metrics::Rpc::kGetServerInfo, kActivation, "GetServerInfo", "unary",
+     false},
+    {Metrics::Rpc::kHealthCheck, kHealth, "Check", "unary", false},
+    {Metrics::Rpc::kHealthWatch, kHealth, "Watch", "server_stream", false},
+    {Metrics::Rpc::kServerLive, kInference, "ServerLive", "unary", false},
+    {Metrics::Rpc::kServerReady, kInference, "ServerReady", "unary", false},
+    {Metrics::Rpc::kModelReady, kInference, "ModelReady", "unary", false},
+    {Metrics::Rpc::kServerMetadata, kInference, "ServerMetadata", "unary",
+     false},
+    {Metrics::Rpc::kModelMetadata, kInference, "ModelMetadata", "unary", false},
+    {Metrics::Rpc::kModelInfer, kInference, "ModelInfer", "unary", true},
+    {Metrics::Rpc::kModelStreamInfer, kInference, "ModelStreamInfer",
+     "bidi_stream", true},
+    {Metrics::Rpc::kHttpServerLive, "GET", "/v2/health/live", "http", false},
+    {Metrics::Rpc::kHttpServerReady, "GET", "/v2/health/ready", "http", false},
+    {Metrics::Rpc::kHttpModelReady, "GET", "/v2/models/{model}/ready", "http",
+     false},
+    {Metrics::Rpc::kHttpServerMetadata, "GET", "/v2", "http", false},
+    {Metrics::Rpc::kHttpModelMetadata, "GET", "/v2/models/{model}", "http",
+     false},
+    {Metrics::Rpc::kHttpModelInfer, "POST", "/v2/models/{model}/infer", "http",
+     true},
 };
+
+// The HTTP statuses ToHttpStatus gives, whose series exist from the start.
+constexpr int kHttpCodes[] = {200, 400, 401, 404, 413, 429,
+                              499, 500, 501, 503, 504};
+
+// Latency: 25 us to 30 s in steps of 1.5x, fine enough to read the p50 and
+// p99 of a 100 us call; the same for gRPC and HTTP.
+prometheus::Histogram::BucketBoundaries LatencyBuckets() {
+  return Geometric(25e-6, 1.5, 30.0);
+}
 
 // Opens and closes a TCP connection to `port` on the loopback address,
 // which the listener accepts whether it was bound to it or to a wildcard.
@@ -94,13 +129,25 @@ void WakeListener(int port) {
 
 }  // namespace
 
+// The HTTP front's families.
+struct Metrics::HttpFamilies {
+  explicit HttpFamilies(prometheus::Registry& registry)
+      : requests(&Counter(registry, "http_server_requests_total",
+                          "HTTP requests answered, by method, route (path "
+                          "template; \"other\" for no route) and status.")),
+        duration(&Histogram(registry, "http_server_request_duration_seconds",
+                            "Histogram of HTTP response latency (seconds), "
+                            "from the request's headers to its answer.")) {}
+
+  prometheus::Family<prometheus::Counter>* requests;
+  prometheus::Family<prometheus::Histogram>* duration;
+};
+
 // The go-grpc-prometheus series of one method, all created up front so
 // that recording a call is a handful of atomic adds.
 struct Metrics::RpcSeries {
-  // Latency: 25 us to 30 s in steps of 1.5x, fine enough to read the p50 and
-  // p99 of a 100 us call.
   static std::array<std::unique_ptr<RpcSeries>, kRpcCount> Create(
-      prometheus::Registry& registry) {
+      prometheus::Registry& registry, const HttpFamilies& http) {
     auto& started = Counter(registry, "grpc_server_started_total",
                             "Total number of RPCs started on the server.");
     auto& handled = Counter(registry, "grpc_server_handled_total",
@@ -116,15 +163,18 @@ struct Metrics::RpcSeries {
                                "Histogram of response latency (seconds) of "
                                "gRPC that had been application-level handled "
                                "by the server.");
-    const auto buckets = Geometric(25e-6, 1.5, 30.0);
+    const auto buckets = LatencyBuckets();
     std::array<std::unique_ptr<RpcSeries>, kRpcCount> all;
     for (const RpcName& name : kRpcNames) {
+      if (name.http()) {
+        all[static_cast<int>(name.rpc)] = ForHttp(name, http);
+        continue;
+      }
       const prometheus::Labels labels = {{"grpc_service", name.service},
                                          {"grpc_method", name.method},
                                          {"grpc_type", name.type}};
       auto series = std::make_unique<RpcSeries>();
-      series->carries_tensors = name.service == kActivation &&
-                                name.rpc != Metrics::Rpc::kGetServerInfo;
+      series->carries_tensors = name.carries_tensors;
       series->started = &started.Add(labels);
       series->received = &received.Add(labels);
       series->sent = &sent.Add(labels);
@@ -140,12 +190,44 @@ struct Metrics::RpcSeries {
     return all;
   }
 
-  bool carries_tensors = false;  // count payload bytes
-  prometheus::Counter* started = nullptr;
+  // An HTTP route's series: requests by status, and latency; no
+  // started, received or sent counts.
+  static std::unique_ptr<RpcSeries> ForHttp(const RpcName& name,
+                                            const HttpFamilies& http) {
+    const prometheus::Labels labels = {{"method", name.service},
+                                       {"path", name.method}};
+    auto series = std::make_unique<RpcSeries>();
+    series->carries_tensors = name.carries_tensors;
+    series->handling = &http.duration->Add(labels, LatencyBuckets());
+    for (size_t i = 0; i < std::size(kHttpCodes); ++i) {
+      prometheus::Labels with_code = labels;
+      with_code["code"] = absl::StrCat(kHttpCodes[i]);
+      series->http_handled[i] = &http.requests->Add(with_code);
+    }
+    return series;
+  }
+
+  // Returns the counter of `status`'s outcome.
+  prometheus::Counter* Handled(const absl::Status& status) const {
+    if (http_handled[0] == nullptr) {
+      const int index = static_cast<int>(status.code());
+      return handled[index >= 0 && index < kCodeCount ? index : 2];
+    }
+    const int code = ToHttpStatus(status);
+    for (size_t i = 0; i < std::size(kHttpCodes); ++i) {
+      if (kHttpCodes[i] == code) return http_handled[i];
+    }
+    static_assert(kHttpCodes[7] == 500);
+    return http_handled[7];
+  }
+
+  bool carries_tensors = false;            // count payload bytes
+  prometheus::Counter* started = nullptr;  // null for HTTP
   prometheus::Counter* received = nullptr;
   prometheus::Counter* sent = nullptr;
   prometheus::Histogram* handling = nullptr;
-  std::array<prometheus::Counter*, kCodeCount> handled{};
+  std::array<prometheus::Counter*, kCodeCount> handled{};  // gRPC's
+  std::array<prometheus::Counter*, std::size(kHttpCodes)> http_handled{};
 };
 
 // Engine time and volume, per dtype, and payload bytes.
@@ -239,7 +321,7 @@ absl::string_view Metrics::MethodName(Rpc rpc) {
     auto* names = new std::array<std::string, kRpcCount>;
     for (const RpcName& name : kRpcNames) {
       (*names)[static_cast<int>(name.rpc)] =
-          absl::StrCat(name.service, "/", name.method);
+          absl::StrCat(name.service, name.http() ? " " : "/", name.method);
     }
     return names;
   }();
@@ -249,7 +331,8 @@ absl::string_view Metrics::MethodName(Rpc rpc) {
 Metrics::Metrics(Options options)
     : options_(std::move(options)),
       registry_(std::make_shared<prometheus::Registry>()),
-      rpcs_(RpcSeries::Create(*registry_)),
+      http_(std::make_unique<HttpFamilies>(*registry_)),
+      rpcs_(RpcSeries::Create(*registry_, *http_)),
       engine_(std::make_unique<EngineSeries>(*registry_)),
       admission_(std::make_unique<AdmissionSeries>(*registry_)),
       process_(std::make_shared<ProcessCollector>()),
@@ -318,19 +401,39 @@ std::string Metrics::Scrape() const {
   return prometheus::TextSerializer().Serialize(families);
 }
 
+void Metrics::RecordHttpUnrouted(absl::string_view method,
+                                 absl::string_view path, int code,
+                                 absl::Duration duration) {
+  static constexpr absl::string_view kMethods[] = {
+      "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"};
+  absl::string_view known = "other";
+  for (absl::string_view m : kMethods) {
+    if (m == method) known = m;
+  }
+  const prometheus::Labels labels = {{"method", std::string(known)},
+                                     {"path", std::string(path)}};
+  prometheus::Labels with_code = labels;
+  with_code["code"] = absl::StrCat(code);
+  http_->requests->Add(with_code).Increment();
+  http_->duration->Add(labels, LatencyBuckets())
+      .Observe(absl::ToDoubleSeconds(duration));
+}
+
 CallRecord::CallRecord(Metrics* metrics, Metrics::Rpc rpc)
     : metrics_(metrics),
       series_(metrics == nullptr ? nullptr
                                  : metrics->rpcs_[static_cast<int>(rpc)].get()),
       start_(Clock::now()) {
-  if (series_ != nullptr) series_->started->Increment();
+  if (series_ != nullptr && series_->started != nullptr) {
+    series_->started->Increment();
+  }
 }
 
 CallRecord::~CallRecord() { Finish(absl::StatusCode::kCancelled); }
 
 void CallRecord::Received(uint64_t payload_bytes) {
   if (series_ == nullptr) return;
-  series_->received->Increment();
+  if (series_->received != nullptr) series_->received->Increment();
   if (series_->carries_tensors) {
     metrics_->engine_->payload_received->Increment(
         static_cast<double>(payload_bytes));
@@ -339,7 +442,7 @@ void CallRecord::Received(uint64_t payload_bytes) {
 
 void CallRecord::Sent(uint64_t payload_bytes) {
   if (series_ == nullptr) return;
-  series_->sent->Increment();
+  if (series_->sent != nullptr) series_->sent->Increment();
   if (series_->carries_tensors) {
     metrics_->engine_->payload_sent->Increment(
         static_cast<double>(payload_bytes));
@@ -366,11 +469,10 @@ void CallRecord::Rejected(const absl::Status& status) {
   }
 }
 
-void CallRecord::Finish(absl::StatusCode code) {
+void CallRecord::Finish(const absl::Status& status) {
   if (series_ == nullptr || finished_) return;
   finished_ = true;
-  const int index = static_cast<int>(code);
-  series_->handled[index >= 0 && index < kCodeCount ? index : 2]->Increment();
+  series_->Handled(status)->Increment();
   series_->handling->Observe(
       std::chrono::duration<double>(Clock::now() - start_).count());
 }

@@ -32,11 +32,25 @@ class Metrics {
     kGetServerInfo,
     kHealthCheck,
     kHealthWatch,
+    kServerLive,  // inference.GRPCInferenceService
+    kServerReady,
+    kModelReady,
+    kServerMetadata,
+    kModelMetadata,
+    kModelInfer,
+    kModelStreamInfer,
+    kHttpServerLive,  // the Open Inference Protocol over HTTP/REST
+    kHttpServerReady,
+    kHttpModelReady,
+    kHttpServerMetadata,
+    kHttpModelMetadata,
+    kHttpModelInfer,
   };
-  static constexpr int kRpcCount = 5;
+  static constexpr int kRpcCount = 18;
 
-  // Returns "service/method" of `rpc`, e.g.
-  // "activation.v1.ActivationService/Relu".
+  // Returns "service/method" of a gRPC `rpc`, e.g.
+  // "activation.v1.ActivationService/Relu", or "METHOD path" of an HTTP
+  // route, e.g. "POST /v2/models/{model}/infer".
   static absl::string_view MethodName(Rpc rpc);
 
   struct Options {
@@ -70,15 +84,25 @@ class Metrics {
   // The text /metrics would serve now (for tests and debugging).
   std::string Scrape() const;
 
+  // Records an HTTP request that reached no route's call: an unknown path
+  // (`path` "other") or a method the route does not take (405), answered
+  // with `code` after `duration`. `method` is kept when it is one of HTTP's
+  // usual methods, else recorded as "other", so that clients cannot grow
+  // the series.
+  void RecordHttpUnrouted(absl::string_view method, absl::string_view path,
+                          int code, absl::Duration duration);
+
  private:
   friend class CallRecord;
   struct RpcSeries;
+  struct HttpFamilies;
   struct EngineSeries;
   struct AdmissionSeries;
   class ScrapeCollector;
 
   const Options options_;
   const std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<HttpFamilies> http_;
   std::array<std::unique_ptr<RpcSeries>, kRpcCount> rpcs_;
   std::unique_ptr<EngineSeries> engine_;
   std::unique_ptr<AdmissionSeries> admission_;
@@ -119,8 +143,10 @@ class CallRecord {
   // names the reason.
   void Rejected(const absl::Status& status);
 
-  // Records the call's status and latency. Once; later calls do nothing.
-  void Finish(absl::StatusCode code);
+  // Records the call's status and latency: its code for gRPC, its HTTP
+  // status (ToHttpStatus) for an HTTP route. Once; later calls do nothing.
+  void Finish(const absl::Status& status);
+  void Finish(absl::StatusCode code) { Finish(absl::Status(code, "")); }
 
  private:
   Metrics* const metrics_;            // Not owned; may be null.

@@ -7,6 +7,7 @@
 #include <sstream>
 #include <string>
 #include <tuple>
+#include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -83,6 +84,9 @@ absl::Status CheckLimits(const ServerOptions& o) {
     return Invalid("metrics_threads must be in [1, 64], got ",
                    o.metrics_threads);
   }
+  if (o.http_threads < 1 || o.http_threads > 4096) {
+    return Invalid("http_threads must be in [1, 4096], got ", o.http_threads);
+  }
   return absl::OkStatus();
 }
 
@@ -131,6 +135,14 @@ absl::Status CheckDurations(const ServerOptions& o) {
     return Invalid("tls_reload_interval must be in [1s, 24h], got ",
                    absl::FormatDuration(o.tls_reload_interval));
   }
+  for (const auto& [flag, value] :
+       {std::make_pair("http_request_timeout", o.http_request_timeout),
+        std::make_pair("http_idle_timeout", o.http_idle_timeout)}) {
+    if (value < absl::Milliseconds(1) || value > absl::Hours(1)) {
+      return Invalid(flag, " must be in [1ms, 1h], got ",
+                     absl::FormatDuration(value));
+    }
+  }
   if (o.stream_idle_timeout <= absl::ZeroDuration() ||
       o.stream_idle_timeout > longest) {
     return Invalid("stream_idle_timeout must be in (0, ",
@@ -171,6 +183,16 @@ absl::Status ValidateServerOptions(const ServerOptions& o) {
     if (absl::Status s = CheckAddress("metrics_address", o.metrics_address);
         !s.ok()) {
       return s;
+    }
+  }
+  if (!o.http_address.empty()) {
+    if (absl::Status s = CheckAddress("http_address", o.http_address);
+        !s.ok()) {
+      return s;
+    }
+    if (absl::StartsWith(o.http_address, "unix:")) {
+      return Invalid("http_address must be host:port, got \"", o.http_address,
+                     "\"");
     }
   }
   if (absl::Status s = CheckLimits(o); !s.ok()) return s;

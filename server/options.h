@@ -65,6 +65,21 @@ struct ServerOptions {
   // Threads serving /metrics, each request bounded by a timeout, so that
   // slow or half-open scrapers cannot hold them all.
   int metrics_threads = 8;
+  // host:port serving the Open Inference Protocol over HTTP/REST (KServe's
+  // port; port 0 picks one: see Server::http_port()); empty: none. HTTPS
+  // with the TLS files above; the same token, limits and drain as gRPC.
+  std::string http_address = "0.0.0.0:8080";
+  // Threads serving HTTP: each holds one connection at a time (from its
+  // first byte until it closes or idles out), so this bounds the
+  // connections served at once; more wait in the accept queue.
+  int http_threads = 32;
+  // Longest a request's headers and body may take to arrive (each read of
+  // the body, at most this long): slow or half-open clients are closed
+  // after it.
+  absl::Duration http_request_timeout = absl::Seconds(10);
+  // How long a kept-alive connection may wait for its next request before
+  // it is closed and its thread freed.
+  absl::Duration http_idle_timeout = absl::Seconds(5);
 };
 
 // Returns OK when `options` can start a server, else InvalidArgument naming

@@ -22,6 +22,20 @@ void* MovePayload(bool float_data, v1::Tensor* input, v1::Tensor* output) {
 
 }  // namespace
 
+absl::Status ComputeInPlace(const core::Engine& engine, const core::ReluOp& op,
+                            void* data, uint64_t count,
+                            const core::Engine::CancelCheck& cancelled,
+                            ComputeStats* stats) {
+  if (stats == nullptr) return engine.Relu(op, data, data, count, cancelled);
+  const absl::Time start = absl::Now();
+  absl::Status status = engine.Relu(op, data, data, count, cancelled);
+  stats->dtype = op.dtype();
+  stats->elements = count;
+  stats->duration = absl::Now() - start;
+  stats->ran = true;
+  return status;
+}
+
 absl::Status ReluHandler::Relu(v1::ReluRequest* request,
                                v1::ReluResponse* response,
                                const core::Engine::CancelCheck& cancelled,
@@ -31,17 +45,8 @@ absl::Status ReluHandler::Relu(v1::ReluRequest* request,
   if (!decoded.ok()) return decoded.status();
   void* data = MovePayload(decoded->float_data, request->mutable_input(),
                            response->mutable_output());
-  if (stats == nullptr) {
-    return engine_->Relu(decoded->op, data, data, decoded->count, cancelled);
-  }
-  const absl::Time start = absl::Now();
-  absl::Status status =
-      engine_->Relu(decoded->op, data, data, decoded->count, cancelled);
-  stats->dtype = decoded->op.dtype();
-  stats->elements = decoded->count;
-  stats->duration = absl::Now() - start;
-  stats->ran = true;
-  return status;
+  return ComputeInPlace(*engine_, decoded->op, data, decoded->count, cancelled,
+                        stats);
 }
 
 }  // namespace activation::server

@@ -22,6 +22,14 @@ struct ComputeStats {
   bool ran = false;         // false: the request was refused before compute
 };
 
+// Runs `op` on the `count` elements at `data`, in place, on `engine`,
+// polling `cancelled` (see core::Engine::Relu). With `stats`, fills it (and
+// reads the clock twice; without, never).
+absl::Status ComputeInPlace(const core::Engine& engine, const core::ReluOp& op,
+                            void* data, uint64_t count,
+                            const core::Engine::CancelCheck& cancelled,
+                            ComputeStats* stats);
+
 // Thread-safe; holds no per-call state.
 class ReluHandler {
  public:

@@ -17,8 +17,11 @@
 #include "server/call_gate.h"
 #include "server/callback_service.h"
 #include "server/health_service.h"
+#include "server/http_front.h"
 #include "server/log.h"
 #include "server/metrics.h"
+#include "server/oip_codec.h"
+#include "server/oip_service.h"
 #include "server/relu_handler.h"
 #include "server/version.h"
 #include "wire/convert.h"
@@ -132,12 +135,16 @@ absl::Status Server::BuildParts() {
   }
   handler_ = std::make_unique<ReluHandler>(engine_.get(), options_.max_elements,
                                            options_.max_rank);
+  infer_ = std::make_unique<InferHandler>(engine_.get(), options_.max_elements,
+                                          options_.max_rank);
   info_ = MakeInfo(options_, *engine_, gate_->auth_required());
   health_ =
       std::make_unique<HealthService>(std::set<std::string>{kServiceName},
                                       metrics_.get(), HealthService::Limits());
-  service_ = std::make_unique<CallbackService>(Backend{
-      handler_.get(), gate_.get(), metrics_.get(), &waiting_calls_, &info_});
+  const Backend backend{handler_.get(),  gate_.get(), metrics_.get(),
+                        &waiting_calls_, &info_,      infer_.get()};
+  service_ = std::make_unique<CallbackService>(backend);
+  oip_service_ = std::make_unique<OipService>(backend);
   return absl::OkStatus();
 }
 
@@ -152,6 +159,7 @@ absl::Status Server::Start() {
   ConfigureBuilder(options_, *credentials, &port_, builder);
   builder.RegisterService(health_.get());
   builder.RegisterService(service_.get());
+  builder.RegisterService(oip_service_.get());
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
     server_.reset();
@@ -171,6 +179,18 @@ absl::Status Server::Start() {
       return s;
     }
     metrics_port_ = metrics_->port();
+  }
+  if (!options_.http_address.empty()) {
+    const Backend backend{handler_.get(),  gate_.get(), metrics_.get(),
+                          &waiting_calls_, &info_,      infer_.get()};
+    absl::StatusOr<std::unique_ptr<HttpFront>> http =
+        HttpFront::Start(options_, backend, engine_.get());
+    if (!http.ok()) {
+      Shutdown();
+      return http.status();
+    }
+    http_ = *std::move(http);
+    http_port_ = http_->port();
   }
   reaper_ = std::thread([this] { ReapIdleCalls(); });
   return absl::OkStatus();
@@ -237,6 +257,12 @@ void Server::Shutdown() {
   // any that went idle meanwhile end here.
   waiting_calls_.EndIdle(CallRegistry::Wait::kClientMessage,
                          absl::InfiniteFuture(), draining);
+  // HTTP has no call that waits on its client past its answer: it stops
+  // once requests in progress (now refused) are answered.
+  if (http_ != nullptr) {
+    http_->Stop();
+    step("drain: HTTP stopped");
+  }
   // Then gRPC stops accepting and cancels whatever is left at the deadline.
   // Once every answer is out, what is left only waits on its client (a
   // stream told UNAVAILABLE that it does not close): a second is enough.

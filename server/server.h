@@ -22,7 +22,10 @@ namespace activation::server {
 class CallGate;
 class CallbackService;
 class HealthService;
+class HttpFront;
+class InferHandler;
 class Metrics;
+class OipService;
 class ReluHandler;
 
 // Thread-safe.
@@ -45,6 +48,8 @@ class Server {
   int port() const { return port_; }
   // The metrics port bound, or 0 without metrics.
   int metrics_port() const { return metrics_port_; }
+  // The HTTP/REST port bound, or 0 without http_address.
+  int http_port() const { return http_port_; }
   // Null without metrics.
   Metrics* metrics() const { return metrics_.get(); }
   const v1::ServerInfo& info() const { return info_; }
@@ -52,12 +57,12 @@ class Server {
   // The options in force, machine defaults filled in.
   const ServerOptions& options() const { return options_; }
 
-  // Drains: health turns NOT_SERVING, new calls and streams waiting for a
-  // message get UNAVAILABLE (for drain_delay at least, so that clients and
-  // load balancers move away), computations in flight finish (within
-  // shutdown_grace; cancelled after it); then stops gRPC and the metrics
-  // endpoint. Returns when the server has stopped, in every thread that
-  // calls it. Idempotent.
+  // Drains: health turns NOT_SERVING (HTTP readiness 503), new calls and
+  // streams waiting for a message get UNAVAILABLE (HTTP 503) for
+  // drain_delay at least, so that clients and load balancers move away,
+  // computations in flight finish (within shutdown_grace; cancelled after
+  // it); then stops HTTP, gRPC and the metrics endpoint. Returns when the
+  // server has stopped, in every thread that calls it. Idempotent.
   void Shutdown() ABSL_LOCKS_EXCLUDED(shutdown_mu_);
 
  private:
@@ -76,14 +81,18 @@ class Server {
   v1::ServerInfo info_;
   int port_ = 0;
   int metrics_port_ = 0;
+  int http_port_ = 0;
   std::unique_ptr<core::Engine> engine_;
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<CallGate> gate_;
   std::unique_ptr<ReluHandler> handler_;
+  std::unique_ptr<InferHandler> infer_;
   std::unique_ptr<HealthService> health_;
   CallRegistry waiting_calls_;
   std::unique_ptr<CallbackService> service_;
+  std::unique_ptr<OipService> oip_service_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<HttpFront> http_;
   absl::Notification stop_reaper_;
   std::thread reaper_;
 

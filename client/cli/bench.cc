@@ -14,17 +14,18 @@
 #include <thread>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "core/relu.h"
+#include "inference/grpc_predict_v2.grpc.pb.h"
 #include "wire/convert.h"
 
 namespace activation::cli {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using Stub = v1::ActivationService::Stub;
 
 // Returns ghz's name of `code` ("OK", "Canceled", "InvalidArgument", ...).
 std::string GhzCodeName(grpc::StatusCode code) {
@@ -43,10 +44,43 @@ struct Tally {
 // The request every call sends, and the answer it must get.
 struct Payload {
   v1::ReluRequest request;
-  std::string expected;                // raw_data of the answer
-  std::vector<float> expected_floats;  // or its float_data
+  inference::ModelInferRequest oip_request;  // the same, for --protocol=oip
+  std::string expected;                      // raw_data of the answer
+  std::vector<float> expected_floats;        // or its float_data
   uint64_t bytes = 0;
 };
+
+// The same tensor and parameters as an Open Inference Protocol request.
+inference::ModelInferRequest OipRequest(const v1::ReluRequest& request,
+                                        const ReluParams& params) {
+  inference::ModelInferRequest oip;
+  oip.set_model_name("relu");
+  auto* input = oip.add_inputs();
+  input->set_name("input");
+  const core::DataType dtype =
+      static_cast<core::DataType>(request.input().dtype());
+  // The protocol's names: FP32, FP64, FP16, BF16, INT8 ... UINT64.
+  std::string name(core::DataTypeName(dtype));
+  if (absl::StartsWith(name, "FLOAT")) name = "FP" + name.substr(5);
+  if (name == "BFLOAT16") name = "BF16";
+  input->set_datatype(name);
+  input->mutable_shape()->CopyFrom(request.input().shape());
+  if (request.input().float_data_size() > 0) {
+    input->mutable_contents()->mutable_fp32_contents()->CopyFrom(
+        request.input().float_data());
+  } else {
+    oip.add_raw_input_contents(request.input().raw_data());
+  }
+  auto& parameters = *oip.mutable_parameters();
+  if (params.max_value.has_value()) {
+    parameters["max_value"].set_double_param(*params.max_value);
+  }
+  parameters["negative_slope"].set_double_param(params.negative_slope);
+  parameters["threshold"].set_double_param(params.threshold);
+  parameters["mode"].set_string_param(
+      params.mode == core::Mode::kKeras ? "keras" : "documented");
+  return oip;
+}
 
 absl::StatusOr<Payload> MakePayload(const BenchOptions& o) {
   Tensor tensor;
@@ -90,19 +124,84 @@ absl::StatusOr<Payload> MakePayload(const BenchOptions& o) {
     input->set_raw_data(std::move(tensor.data));
   }
   *payload.request.mutable_params() = wire::ParamsToProto(o.params);
+  if (o.protocol == BenchOptions::Protocol::kOip) {
+    payload.oip_request = OipRequest(payload.request, o.params);
+  }
   return payload;
 }
 
-bool Matches(const Payload& payload, const v1::ReluResponse& response) {
-  const v1::Tensor& out = response.output();
-  if (!payload.expected_floats.empty()) {
-    return out.float_data_size() ==
-               static_cast<int>(payload.expected_floats.size()) &&
-           std::memcmp(out.float_data().data(), payload.expected_floats.data(),
-                       payload.expected_floats.size() * 4) == 0;
-  }
-  return out.raw_data() == payload.expected;
+// Returns true when `floats` holds the payload's expected floats.
+bool FloatsMatch(const Payload& payload,
+                 const google::protobuf::RepeatedField<float>& floats) {
+  return floats.size() == static_cast<int>(payload.expected_floats.size()) &&
+         std::memcmp(floats.data(), payload.expected_floats.data(),
+                     payload.expected_floats.size() * 4) == 0;
 }
+
+// What the workers need of a protocol: its stub, request, calls and the
+// check of an answer.
+struct ActivationV1 {
+  using Stub = v1::ActivationService::Stub;
+  using Response = v1::ReluResponse;
+  using StreamResponse = v1::ReluResponse;
+
+  static std::unique_ptr<Stub> NewStub(std::shared_ptr<grpc::Channel> c) {
+    return v1::ActivationService::NewStub(c);
+  }
+  static const v1::ReluRequest& Request(const Payload& p) { return p.request; }
+  static grpc::Status Call(Stub& stub, grpc::ClientContext* context,
+                           const Payload& p, Response* response) {
+    return stub.Relu(context, p.request, response);
+  }
+  static auto Stream(Stub& stub, grpc::ClientContext* context) {
+    return stub.ReluStream(context);
+  }
+  // An answer on a stream: OK, or the error it carries.
+  static grpc::Status StreamStatus(const StreamResponse&) {
+    return grpc::Status::OK;
+  }
+  static bool Matches(const Payload& p, const Response& response) {
+    if (!p.expected_floats.empty()) {
+      return FloatsMatch(p, response.output().float_data());
+    }
+    return response.output().raw_data() == p.expected;
+  }
+};
+
+struct Oip {
+  using Stub = inference::GRPCInferenceService::Stub;
+  using Response = inference::ModelInferResponse;
+  using StreamResponse = inference::ModelStreamInferResponse;
+
+  static std::unique_ptr<Stub> NewStub(std::shared_ptr<grpc::Channel> c) {
+    return inference::GRPCInferenceService::NewStub(c);
+  }
+  static const inference::ModelInferRequest& Request(const Payload& p) {
+    return p.oip_request;
+  }
+  static grpc::Status Call(Stub& stub, grpc::ClientContext* context,
+                           const Payload& p, Response* response) {
+    return stub.ModelInfer(context, p.oip_request, response);
+  }
+  static auto Stream(Stub& stub, grpc::ClientContext* context) {
+    return stub.ModelStreamInfer(context);
+  }
+  static grpc::Status StreamStatus(const StreamResponse& response) {
+    if (response.error_message().empty()) return grpc::Status::OK;
+    return grpc::Status(grpc::StatusCode::UNKNOWN, response.error_message());
+  }
+  static bool Matches(const Payload& p, const Response& response) {
+    if (response.outputs_size() != 1) return false;
+    if (!p.expected_floats.empty()) {
+      return FloatsMatch(p, response.outputs(0).contents().fp32_contents());
+    }
+    return response.raw_output_contents_size() == 1 &&
+           response.raw_output_contents(0) == p.expected;
+  }
+  static bool Matches(const Payload& p, const StreamResponse& response) {
+    return Matches(p, response.infer_response());
+  }
+};
 
 // Hands out call slots: by count, by deadline, and paced to --rps.
 class Dispatcher {
@@ -142,9 +241,10 @@ class Dispatcher {
   std::atomic<int64_t> issued_{0};
 };
 
+template <typename Protocol, typename Response>
 void Record(Tally& tally, const grpc::Status& status, absl::Duration latency,
-            const Payload& payload, const v1::ReluResponse& response,
-            int64_t index, int verify_every) {
+            const Payload& payload, const Response& response, int64_t index,
+            int verify_every) {
   tally.latencies.push_back(latency);
   const std::string code = GhzCodeName(status.error_code());
   ++tally.codes[code];
@@ -155,7 +255,7 @@ void Record(Tally& tally, const grpc::Status& status, absl::Duration latency,
   }
   if (verify_every > 0 && index % verify_every == 0) {
     ++tally.verified;
-    if (!Matches(payload, response)) ++tally.mismatches;
+    if (!Protocol::Matches(payload, response)) ++tally.mismatches;
   }
 }
 
@@ -171,8 +271,9 @@ std::unique_ptr<grpc::ClientContext> NewContext(const ClientOptions& connection,
 }
 
 // One worker's calls, each with the connection's deadline.
+template <typename Protocol>
 struct Worker {
-  Stub& stub;
+  typename Protocol::Stub& stub;
   const ClientOptions& connection;
   const Payload& payload;
   const BenchOptions& options;
@@ -180,43 +281,46 @@ struct Worker {
   Tally& tally;
 };
 
-void UnaryWorker(const Worker& w) {
-  v1::ReluResponse response;
+template <typename Protocol>
+void UnaryWorker(const Worker<Protocol>& w) {
+  typename Protocol::Response response;
   for (int64_t i = 0; w.dispatcher.Next(&i);) {
     std::unique_ptr<grpc::ClientContext> context =
         NewContext(w.connection, w.connection.deadline);
     const auto start = Clock::now();
     const grpc::Status status =
-        w.stub.Relu(context.get(), w.payload.request, &response);
-    Record(w.tally, status, absl::FromChrono(Clock::now() - start), w.payload,
-           response, i, w.options.verify_every);
+        Protocol::Call(w.stub, context.get(), w.payload, &response);
+    Record<Protocol>(w.tally, status, absl::FromChrono(Clock::now() - start),
+                     w.payload, response, i, w.options.verify_every);
   }
 }
 
-void StreamWorker(const Worker& w) {
+template <typename Protocol>
+void StreamWorker(const Worker<Protocol>& w) {
   std::unique_ptr<grpc::ClientContext> context;
-  std::unique_ptr<grpc::ClientReaderWriter<v1::ReluRequest, v1::ReluResponse>>
-      stream;
-  v1::ReluResponse response;
+  decltype(Protocol::Stream(w.stub, nullptr)) stream;
+  typename Protocol::StreamResponse response;
   for (int64_t i = 0; w.dispatcher.Next(&i);) {
     if (stream == nullptr) {
       context = NewContext(w.connection, absl::Hours(24));
-      stream = w.stub.ReluStream(context.get());
+      stream = Protocol::Stream(w.stub, context.get());
     }
     const auto start = Clock::now();
-    if (stream->Write(w.payload.request) && stream->Read(&response)) {
-      Record(w.tally, grpc::Status::OK, absl::FromChrono(Clock::now() - start),
-             w.payload, response, i, w.options.verify_every);
+    if (stream->Write(Protocol::Request(w.payload)) &&
+        stream->Read(&response)) {
+      Record<Protocol>(w.tally, Protocol::StreamStatus(response),
+                       absl::FromChrono(Clock::now() - start), w.payload,
+                       response, i, w.options.verify_every);
       continue;
     }
     stream->WritesDone();
     const grpc::Status status = stream->Finish();
-    Record(w.tally,
-           status.ok()
-               ? grpc::Status(grpc::StatusCode::UNKNOWN, "stream ended early")
-               : status,
-           absl::FromChrono(Clock::now() - start), w.payload, response, i,
-           w.options.verify_every);
+    Record<Protocol>(w.tally,
+                     status.ok() ? grpc::Status(grpc::StatusCode::UNKNOWN,
+                                                "stream ended early")
+                                 : status,
+                     absl::FromChrono(Clock::now() - start), w.payload,
+                     response, i, w.options.verify_every);
     stream.reset();
   }
   if (stream != nullptr) {
@@ -249,15 +353,17 @@ absl::Status CheckOptions(const BenchOptions& o) {
 }
 
 // Returns `connections` stubs, each over a TCP connection of its own.
-absl::StatusOr<std::vector<std::unique_ptr<Stub>>> ConnectStubs(
-    const std::string& target, ClientOptions connection, int connections) {
+template <typename Protocol>
+absl::StatusOr<std::vector<std::unique_ptr<typename Protocol::Stub>>>
+ConnectStubs(const std::string& target, ClientOptions connection,
+             int connections) {
   connection.dedicated_connection = true;
-  std::vector<std::unique_ptr<Stub>> stubs;
+  std::vector<std::unique_ptr<typename Protocol::Stub>> stubs;
   for (int i = 0; i < connections; ++i) {
     absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
         CreateChannel(target, connection);
     if (!channel.ok()) return channel.status();
-    stubs.push_back(v1::ActivationService::NewStub(*channel));
+    stubs.push_back(Protocol::NewStub(*channel));
   }
   return stubs;
 }
@@ -292,21 +398,27 @@ class ProgressBar {
   std::thread thread_;  // last: starts once running_ is set
 };
 
-// Runs the workers to the end of the run; returns each one's tally.
-std::vector<Tally> RunWorkers(const std::vector<std::unique_ptr<Stub>>& stubs,
-                              const ClientOptions& connection,
-                              const Payload& payload, const BenchOptions& o,
-                              Dispatcher& dispatcher) {
+// Connects and runs the workers to the end of the run; returns each one's
+// tally.
+template <typename Protocol>
+absl::StatusOr<std::vector<Tally>> RunWorkers(const std::string& target,
+                                              const ClientOptions& connection,
+                                              const Payload& payload,
+                                              const BenchOptions& o,
+                                              Dispatcher& dispatcher) {
+  auto stubs = ConnectStubs<Protocol>(target, connection, o.connections);
+  if (!stubs.ok()) return stubs.status();
   std::vector<Tally> tallies(static_cast<size_t>(o.concurrency));
   std::vector<std::thread> workers;
   for (int i = 0; i < o.concurrency; ++i) {
     workers.emplace_back([&, i] {
-      const Worker worker{*stubs[static_cast<size_t>(i % o.connections)],
-                          connection,
-                          payload,
-                          o,
-                          dispatcher,
-                          tallies[static_cast<size_t>(i)]};
+      const Worker<Protocol> worker{
+          *(*stubs)[static_cast<size_t>(i % o.connections)],
+          connection,
+          payload,
+          o,
+          dispatcher,
+          tallies[static_cast<size_t>(i)]};
       o.stream ? StreamWorker(worker) : UnaryWorker(worker);
     });
   }
@@ -350,9 +462,6 @@ absl::StatusOr<BenchReport> RunBench(const std::string& target,
   if (absl::Status s = CheckOptions(o); !s.ok()) return s;
   absl::StatusOr<Payload> payload = MakePayload(o);
   if (!payload.ok()) return payload.status();
-  absl::StatusOr<std::vector<std::unique_ptr<Stub>>> stubs =
-      ConnectStubs(target, connection, o.connections);
-  if (!stubs.ok()) return stubs.status();
   Dispatcher dispatcher(o);
   const auto start = Clock::now();
   std::optional<ProgressBar> progress;
@@ -363,11 +472,15 @@ absl::StatusOr<BenchReport> RunBench(const std::string& target,
                                absl::ToChronoNanoseconds(o.duration);
     });
   }
-  const std::vector<Tally> tallies =
-      RunWorkers(*stubs, connection, *payload, o, dispatcher);
+  const absl::StatusOr<std::vector<Tally>> tallies =
+      o.protocol == BenchOptions::Protocol::kOip
+          ? RunWorkers<Oip>(target, connection, *payload, o, dispatcher)
+          : RunWorkers<ActivationV1>(target, connection, *payload, o,
+                                     dispatcher);
+  if (!tallies.ok()) return tallies.status();
   const absl::Duration total = absl::FromChrono(Clock::now() - start);
   progress.reset();
-  return Summarize(tallies, total, payload->bytes);
+  return Summarize(*tallies, total, payload->bytes);
 }
 
 std::vector<BenchReport::Bucket> BenchReport::Histogram() const {

@@ -25,7 +25,13 @@ struct BenchOptions {
   core::DataType dtype = core::DataType::kFloat32;
   std::vector<int64_t> shape = {16};
   bool float_data = false;  // encoding of FLOAT32 payloads
-  bool stream = false;      // calls are messages on one ReluStream per worker
+  bool stream = false;      // calls are messages on one stream per worker
+  // The protocol called: activation.v1 (Relu, ReluStream) or the Open
+  // Inference Protocol (inference.GRPCInferenceService ModelInfer,
+  // ModelStreamInfer; model "relu", raw contents, or typed with
+  // float_data).
+  enum class Protocol { kActivationV1, kOip };
+  Protocol protocol = Protocol::kActivationV1;
   ReluParams params;
   int verify_every = 100;  // check every Nth answer against the engine
   bool progress = false;   // a progress bar on stderr

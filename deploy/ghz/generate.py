@@ -8,8 +8,9 @@ The tensors are made here, deterministically, so the 1 MiB configs (too big to
 edit by hand) can be reproduced and reviewed as this script. Both 1 MiB
 configs carry the same 262144 FLOAT32 values: once as float_data (a JSON
 list) and once as raw_data (little-endian bytes, base64 as proto3 JSON wants
-for `bytes`). tests/deploy/check_ghz.py checks the files against this script
-and sends every request to a live server.
+for `bytes`). oip_model_infer.json calls the Open Inference Protocol's
+inference.GRPCInferenceService/ModelInfer. tests/deploy/check_ghz.py checks the
+files against this script and sends every request to a live server.
 """
 
 import base64
@@ -20,6 +21,7 @@ import sys
 
 CALL_UNARY = "activation.v1.ActivationService.Relu"
 CALL_STREAM = "activation.v1.ActivationService.ReluStream"
+CALL_MODEL_INFER = "inference.GRPCInferenceService.ModelInfer"
 # The local run (scripts/run.sh); pass another host as ghz's last argument.
 HOST = "127.0.0.1:50051"
 ONE_MIB_ELEMENTS = 262144  # 1 MiB of FLOAT32
@@ -28,9 +30,17 @@ ONE_MIB_ELEMENTS = 262144  # 1 MiB of FLOAT32
 LARGE_MESSAGE_LIMIT = "16 MiB"
 # Values cycled through the 1 MiB tensor: both branches, the cap, zero.
 PATTERN = [-2, -1, -0.5, 0, 0.5, 1, 2, 8]
+# The 1 MiB float_data config, sized for ghz rather than the server: ghz turns
+# 1 MiB of JSON numbers into a message for every call (protojson), which
+# manages 10-20 calls a second on two cores, and a call's deadline runs while
+# it waits for that. At 50 calls in flight each waited 2.5-5 s on average and
+# the tail passed the old 10 s timeout. With 4 in flight a call waits
+# 0.2-0.4 s; 60 s leaves over 100x for a slower or busier load generator, and
+# 100 calls take 5-10 s.
+FLOAT_DATA_TOTAL, FLOAT_DATA_CONCURRENCY, FLOAT_DATA_TIMEOUT = 100, 4, "60s"
 
 
-def _base(name, call, total, concurrency):
+def _base(name, call, total, concurrency, timeout="10s"):
     """Returns the settings every config shares."""
     return {
         "name": name,
@@ -40,7 +50,7 @@ def _base(name, call, total, concurrency):
         "total": total,
         "concurrency": concurrency,
         "connections": 1,
-        "timeout": "10s",
+        "timeout": timeout,
     }
 
 
@@ -81,8 +91,10 @@ def configs():
     big = one_mib_values()
     for encoding in ("float_data", "raw_data"):
         payload = big if encoding == "float_data" else _raw("f", big)
+        counts = ((FLOAT_DATA_TOTAL, FLOAT_DATA_CONCURRENCY, FLOAT_DATA_TIMEOUT)
+                  if encoding == "float_data" else (500, 50))
         cfg = _base("unary 1 MiB: 262144 FLOAT32 (%s), ReLU6" % encoding,
-                    CALL_UNARY, 500, 50)
+                    CALL_UNARY, *counts)
         cfg["max-send-message-size"] = LARGE_MESSAGE_LIMIT
         cfg["max-recv-message-size"] = LARGE_MESSAGE_LIMIT
         cfg["data"] = {"input": _tensor("FLOAT32", [ONE_MIB_ELEMENTS],
@@ -119,6 +131,21 @@ def configs():
                 CALL_STREAM, 2000, 50)
     cfg["data"] = messages
     out["stream.json"] = cfg
+
+    # The Open Inference Protocol: model relu, 16 FP32 in raw_input_contents
+    # (base64), ReLU's parameters as request parameters.
+    cfg = _base("oip ModelInfer: 16 FP32 (raw_input_contents), max_value 6, "
+                "negative_slope 0.1", CALL_MODEL_INFER, 20000, 50)
+    cfg["data"] = {
+        "model_name": "relu",
+        "model_version": "1",
+        "id": "ghz",
+        "parameters": {"max_value": {"double_param": 6},
+                       "negative_slope": {"double_param": 0.1}},
+        "inputs": [{"name": "input", "datatype": "FP32", "shape": [16]}],
+        "raw_input_contents": [_raw("f", small)],
+    }
+    out["oip_model_infer.json"] = cfg
     return out
 
 

@@ -135,7 +135,7 @@ class Server:
         port_file = os.path.join(self.workdir, "ports")
         self.log_path = os.path.join(self.workdir, "server.log")
         self.argv = [binary, f"--address={HOST}:0", f"--port_file={port_file}",
-                     f"--metrics_address={HOST}:0", *flags]
+                     f"--metrics_address={HOST}:0", "--http_address=", *flags]
         self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(self.argv, stdout=self._log,
                                         stderr=subprocess.STDOUT)

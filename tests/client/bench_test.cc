@@ -80,6 +80,41 @@ TEST(BenchTest, StreamModeCountsEveryMessage) {
   EXPECT_EQ(report->mismatches, 0);
 }
 
+TEST(BenchTest, OipProtocolCallsModelInferAndModelStreamInfer) {
+  server::ServerOptions server_options;
+  server_options.metrics_address = "127.0.0.1:0";
+  auto server = StartServer(server_options);
+  ASSERT_NE(server, nullptr);
+  BenchOptions options;
+  options.protocol = BenchOptions::Protocol::kOip;
+  options.concurrency = 4;
+  options.total = 100;
+  options.dtype = core::DataType::kBFloat16;
+  options.shape = {8, 8};
+  options.params.max_value = 1.5;
+  options.params.negative_slope = 0.25;
+  options.verify_every = 1;
+  for (bool stream : {false, true}) {
+    options.stream = stream;
+    absl::StatusOr<BenchReport> report = RunBench(
+        absl::StrCat("127.0.0.1:", server->port()), ClientOptions(), options);
+    ASSERT_OK(report);
+    EXPECT_EQ(report->status_codes["OK"], 100) << stream;
+    EXPECT_EQ(report->verified, 100) << stream;
+    EXPECT_EQ(report->mismatches, 0) << stream;
+  }
+  std::map<std::string, double> m = ParseSamples(server->metrics()->Scrape());
+  EXPECT_EQ(m["grpc_server_handled_total{grpc_code=\"OK\",grpc_method="
+              "\"ModelInfer\",grpc_service=\"inference.GRPCInferenceService"
+              "\",grpc_type=\"unary\"}"],
+            100);
+  EXPECT_EQ(m["grpc_server_msg_received_total{grpc_method="
+              "\"ModelStreamInfer\",grpc_service=\"inference."
+              "GRPCInferenceService\",grpc_type=\"bidi_stream\"}"],
+            100);
+  EXPECT_EQ(m["activation_elements_total{dtype=\"BFLOAT16\"}"], 200 * 64);
+}
+
 TEST(BenchTest, FailedCallsAreNamedAsGhzNamesThem) {
   server::ServerOptions server_options;
   server_options.auth_token = "s3cret";

@@ -15,7 +15,7 @@ trap cleanup EXIT
 source "$(dirname "$0")/../testing/lib.sh"
 
 echo s3cret > "$tmp/token"
-"$server_binary" --address=127.0.0.1:0 --metrics_address= \
+"$server_binary" --address=127.0.0.1:0 --metrics_address= --http_address= \
   --auth_token_file="$tmp/token" --allow_insecure_token --drain_delay=0s \
   --port_file="$tmp/port" 2>"$tmp/server.log" &
 server_pid=$!

@@ -51,13 +51,14 @@ podman build --pull=never --format docker --quiet \
 echo "built in $(( $(date +%s) - start )) s; image size $(podman image inspect "$image" --format '{{.Size}}' | awk '{printf "%.1f MiB", $1 / 1048576}')"
 
 port=$(free_port)
+http_port=$(free_port)
 metrics_port=$(free_port)
 # --health-interval=disable: no systemd here to run podman's health timer;
 # the test runs the HEALTHCHECK itself with `podman healthcheck run`.
 podman run -d --name "$container" --network=host --health-interval=disable \
   -e ACTIVATION_TARGET="127.0.0.1:$port" "$image" \
-  --address="127.0.0.1:$port" --metrics_address="127.0.0.1:$metrics_port" \
-  --shutdown_grace=5s >/dev/null
+  --address="127.0.0.1:$port" --http_address="127.0.0.1:$http_port" \
+  --metrics_address="127.0.0.1:$metrics_port" --shutdown_grace=5s >/dev/null
 
 serving() {
   for _ in $(seq 100); do
@@ -71,6 +72,14 @@ relu() {
   [[ "$("$client_binary" --target="127.0.0.1:$port" relu --values=-2,0.5,9 --max_value=6)" == "0,0.5,6" ]]
 }
 check "Relu from the host" relu
+rest() {
+  # The Open Inference Protocol over HTTP/REST (docs/oip.md).
+  curl -sS -f --max-time 10 -o "$tmp/infer.json" \
+    -d '{"inputs": [{"name": "input", "datatype": "FP32", "shape": [3], "data": [-2, 0.5, 9]}], "parameters": {"max_value": 6}}' \
+    "http://127.0.0.1:$http_port/v2/models/relu/infer" &&
+    grep -q '"data":\[0,0.5,6\]' "$tmp/infer.json"
+}
+check "REST infer from the host" rest
 check "health from inside" podman exec "$container" activation_client health
 
 healthy() { podman healthcheck run "$container"; }

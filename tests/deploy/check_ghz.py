@@ -7,20 +7,30 @@ For every deploy/ghz/*.json:
   1. valid JSON with only keys ghz's config file knows, a host, insecure,
      sane counts and Go durations, and no "proto"/"protoset" (so it runs by
      reflection; README.md says how to add --proto);
-  2. "call" names a method of activation.v1.ActivationService in the proto,
-     and "data" has the shape the method wants (one object or a list for
-     unary, a list of stream messages for ReluStream);
-  3. every message decodes into ReluRequest with json_format.ParseDict
-     (unknown fields fail) and its tensor is well formed: a dtype, one
-     encoding, payload size = product(shape) x itemsize;
+  2. "call" names a method of activation.v1.ActivationService or of the Open
+     Inference Protocol's inference.GRPCInferenceService in the protos, and
+     "data" has the shape the method wants (one object or a list for unary,
+     a list of stream messages for a streaming method);
+  3. every message decodes into the method's request (ReluRequest,
+     ModelInferRequest) with json_format.ParseDict (unknown fields fail) and
+     its tensor is well formed: a dtype, one encoding, payload size =
+     product(shape) x itemsize; a ModelInferRequest names model relu and
+     one input tensor "input";
   4. every message fits ghz's send limit and its response (same size) the
      receive limit ("max-send-message-size", "max-recv-message-size" or
      gRPC-Go's defaults) and the server's default --max_message_bytes;
   5. every message is sent to SERVER_BINARY, started on 127.0.0.1:0 with
-     metrics off: unary calls and one ReluStream per stream config must end
-     OK, with one response per message of the same dtype, shape and encoding,
-     FLOAT32 values matching the documented formula;
-  6. the files are what deploy/ghz/generate.py writes, and the two 1 MiB
+     metrics and HTTP off: unary calls and one call per streaming config
+     must end OK, with one response per message of the same dtype, shape and
+     encoding,
+     FLOAT32 values matching the documented formula (ModelInfer: parameters
+     max_value, negative_slope and threshold; the id echoed);
+  6. ghz itself keeps up: a call's deadline runs while ghz turns its JSON
+     into a message, which is slow for numbers (the 1 MiB float_data config,
+     262144 numbers, managed 10-20 calls/s on two cores). The wait that
+     "concurrency" calls queued behind the encoder imply, at the low rate,
+     must stay under a tenth of "timeout";
+  7. the files are what deploy/ghz/generate.py writes, and the two 1 MiB
      configs carry the same tensor.
 Python stubs are generated at start with /usr/bin/protoc and
 /usr/bin/grpc_python_plugin (Debian's protobuf-compiler,
@@ -45,11 +55,16 @@ import time
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 GHZ_DIR = os.path.join(ROOT, "deploy", "ghz")
 PROTO_DIR = os.path.join(ROOT, "proto")
-PROTO = "activation/v1/activation.proto"
-SERVICE = "activation.v1.ActivationService"
+PROTOS = ["activation/v1/activation.proto", "inference/grpc_predict_v2.proto"]
 SERVER_MAX_MESSAGE_BYTES = 64 << 20  # activation_server's default
 GO_DEFAULT_RECV = 4 << 20  # gRPC-Go's default receive limit
 GO_DEFAULT_SEND = (1 << 31) - 1
+# ghz's JSON-to-message encoding of numbers (protojson), from the 1 MiB
+# float_data config's 10-20 calls/s on two cores: the low end. Strings (the
+# base64 of raw contents) cost a small fraction of this per byte.
+GHZ_JSON_NUMBERS_PER_S = 262144 * 10
+# How far under "timeout" the implied wait must stay.
+GHZ_TIMEOUT_MARGIN = 10
 START_TIMEOUT_S = 20
 STOP_TIMEOUT_S = 30
 
@@ -88,6 +103,21 @@ ITEMSIZE = {
     "INT16": 2, "INT32": 4, "INT64": 8, "UINT8": 1, "UINT16": 2,
     "UINT32": 4, "UINT64": 8,
 }
+# The Open Inference Protocol's datatype names for the same dtypes, and the
+# typed-contents field each travels in (FP16 and BF16: raw only).
+OIP_DATATYPE = {
+    "FP32": "FLOAT32", "FP64": "FLOAT64", "FP16": "FLOAT16", "BF16": "BFLOAT16",
+    "INT8": "INT8", "INT16": "INT16", "INT32": "INT32", "INT64": "INT64",
+    "UINT8": "UINT8", "UINT16": "UINT16", "UINT32": "UINT32",
+    "UINT64": "UINT64",
+}
+OIP_CONTENTS = {
+    "FP32": "fp32_contents", "FP64": "fp64_contents", "INT8": "int_contents",
+    "INT16": "int_contents", "INT32": "int_contents",
+    "INT64": "int64_contents", "UINT8": "uint_contents",
+    "UINT16": "uint_contents", "UINT32": "uint_contents",
+    "UINT64": "uint64_contents",
+}
 
 
 class CheckError(Exception):
@@ -98,16 +128,37 @@ def fail(message):
     raise CheckError(message)
 
 
-def generate_stubs(out_dir):
-    """Compiles the proto to Python; returns (activation_pb2, _pb2_grpc)."""
-    subprocess.run(
-        ["/usr/bin/protoc", "-I", PROTO_DIR, "--python_out=" + out_dir,
-         "--grpc_python_out=" + out_dir,
-         "--plugin=protoc-gen-grpc_python=/usr/bin/grpc_python_plugin",
-         PROTO], check=True)
-    sys.path.insert(0, out_dir)
-    from activation.v1 import activation_pb2, activation_pb2_grpc
-    return activation_pb2, activation_pb2_grpc
+class Stubs:
+    """The generated modules of both protos: pb2 and pb2_grpc for
+    activation.v1, oip and oip_grpc for inference."""
+
+    def __init__(self, out_dir):
+        subprocess.run(
+            ["/usr/bin/protoc", "-I", PROTO_DIR, "--python_out=" + out_dir,
+             "--grpc_python_out=" + out_dir,
+             "--plugin=protoc-gen-grpc_python=/usr/bin/grpc_python_plugin"] +
+            PROTOS, check=True)
+        sys.path.insert(0, out_dir)
+        from activation.v1 import activation_pb2, activation_pb2_grpc
+        from inference import grpc_predict_v2_pb2, grpc_predict_v2_pb2_grpc
+        self.pb2, self.pb2_grpc = activation_pb2, activation_pb2_grpc
+        self.oip, self.oip_grpc = grpc_predict_v2_pb2, grpc_predict_v2_pb2_grpc
+
+    def is_oip(self, method):
+        """Returns whether method belongs to inference.GRPCInferenceService."""
+        return method.containing_service.full_name == \
+            "inference.GRPCInferenceService"
+
+    def request_class(self, method):
+        """Returns the generated class of method's request message."""
+        module = self.oip if self.is_oip(method) else self.pb2
+        return getattr(module, method.input_type.name)
+
+    def stub(self, method, channel):
+        """Returns the stub of method's service on channel."""
+        if self.is_oip(method):
+            return self.oip_grpc.GRPCInferenceServiceStub(channel)
+        return self.pb2_grpc.ActivationServiceStub(channel)
 
 
 def parse_bytes(text):
@@ -118,13 +169,14 @@ def parse_bytes(text):
     return int(float(m.group(1)) * BYTE_UNITS[m.group(2).lower()])
 
 
-def find_method(pb2, call):
+def find_method(stubs, call):
     """Returns the MethodDescriptor that a ghz "call" names."""
     m = re.fullmatch(r"([\w.]+)[./](\w+)", call or "")
     if not m:
         fail("call %r is not package.Service.Method" % call)
     service_name, method_name = m.groups()
-    for service in pb2.DESCRIPTOR.services_by_name.values():
+    for service in (list(stubs.pb2.DESCRIPTOR.services_by_name.values()) +
+                    list(stubs.oip.DESCRIPTOR.services_by_name.values())):
         if service.full_name == service_name:
             method = service.methods_by_name.get(method_name)
             if method is None:
@@ -132,7 +184,7 @@ def find_method(pb2, call):
                     service_name, method_name,
                     ", ".join(sorted(service.methods_by_name))))
             return method
-    fail("the proto defines no service %s" % service_name)
+    fail("the protos define no service %s" % service_name)
 
 
 def check_settings(config):
@@ -158,6 +210,38 @@ def check_settings(config):
     for key in DURATION_KEYS & set(config):
         if not GO_DURATION.match(str(config[key])):
             fail("%s=%r is not a Go duration" % (key, config[key]))
+
+
+def json_numbers(value):
+    """Returns how many JSON numbers value holds."""
+    if isinstance(value, dict):
+        return sum(json_numbers(v) for v in value.values())
+    if isinstance(value, list):
+        return sum(json_numbers(v) for v in value)
+    return int(isinstance(value, (int, float)) and not isinstance(value, bool))
+
+
+def check_encoder_wait(config):
+    """Checks that concurrency calls queued behind ghz's JSON encoder end
+    well inside the timeout; returns the implied wait in seconds."""
+    seconds_per_call = json_numbers(config.get("data")) / GHZ_JSON_NUMBERS_PER_S
+    wait = config["concurrency"] * seconds_per_call
+    timeout = go_duration_seconds(config.get("timeout", "20s"))
+    if wait * GHZ_TIMEOUT_MARGIN > timeout:
+        fail("concurrency %d x %.3f s of JSON encoding per call = %.1f s "
+             "queued per call; timeout %s needs to be over %dx that: lower "
+             "concurrency or raise timeout" % (
+                 config["concurrency"], seconds_per_call, wait,
+                 config.get("timeout", "20s"), GHZ_TIMEOUT_MARGIN))
+    return wait
+
+
+def go_duration_seconds(text):
+    """Returns the seconds of a Go duration such as "1m30s"."""
+    units = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60,
+             "h": 3600}
+    return sum(float(n) * units[u] for n, u in
+               re.findall(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)", str(text)))
 
 
 def check_tensor(pb2, request, where):
@@ -187,8 +271,42 @@ def check_tensor(pb2, request, where):
     return len(tensor.raw_data)
 
 
-def decode_data(pb2, config, method):
-    """Returns the ReluRequests of config["data"], checked."""
+def check_oip_tensor(request, where):
+    """Checks a ModelInferRequest's model and tensor; returns its payload
+    bytes."""
+    if request.model_name != "relu" or request.model_version not in ("", "1"):
+        fail("%s: model %r version %r; the server serves relu version 1" % (
+            where, request.model_name, request.model_version))
+    if [t.name for t in request.inputs] != ["input"]:
+        fail("%s: inputs %s, want one named input" % (
+            where, [t.name for t in request.inputs]))
+    tensor = request.inputs[0]
+    if tensor.datatype not in OIP_DATATYPE:
+        fail("%s: datatype %r" % (where, tensor.datatype))
+    if any(d < 0 for d in tensor.shape):
+        fail("%s: negative dimension in %s" % (where, list(tensor.shape)))
+    count = math.prod(tensor.shape)
+    itemsize = ITEMSIZE[OIP_DATATYPE[tensor.datatype]]
+    if request.raw_input_contents:
+        if tensor.HasField("contents"):
+            fail("%s: both raw_input_contents and contents" % where)
+        raw = request.raw_input_contents
+        if len(raw) != 1 or len(raw[0]) != count * itemsize:
+            fail("%s: raw_input_contents %s bytes; shape %s of %s needs [%d]" %
+                 (where, [len(r) for r in raw], list(tensor.shape),
+                  tensor.datatype, count * itemsize))
+        return len(raw[0])
+    field = OIP_CONTENTS.get(tensor.datatype)
+    values = getattr(tensor.contents, field) if field else []
+    if field is None or len(values) != count:
+        fail("%s: %s of %s needs %d values in contents.%s" % (
+            where, list(tensor.shape), tensor.datatype, count, field))
+    return count * itemsize
+
+
+def decode_data(stubs, config, method):
+    """Returns the requests of config["data"] (ReluRequest or
+    ModelInferRequest, as the method takes), checked."""
     from google.protobuf import json_format
     data = config.get("data")
     streaming = method.client_streaming
@@ -202,28 +320,43 @@ def decode_data(pb2, config, method):
     if streaming and not isinstance(data, list):
         fail("%s streams: data should list the stream's messages" %
              method.name)
-    if method.input_type.full_name != pb2.ReluRequest.DESCRIPTOR.full_name:
-        fail("%s takes %s, not ReluRequest" % (method.name,
-                                               method.input_type.full_name))
+    request_class = stubs.request_class(method)
+    if request_class.__name__ not in ("ReluRequest", "ModelInferRequest"):
+        fail("%s takes %s, which these checks do not know" % (
+            method.name, method.input_type.full_name))
     requests = []
     for i, item in enumerate(items):
-        request = pb2.ReluRequest()
+        request = request_class()
         try:
             json_format.ParseDict(item, request)
         except json_format.ParseError as e:
-            fail("data[%d] does not decode into ReluRequest: %s" % (i, e))
+            fail("data[%d] does not decode into %s: %s" % (
+                i, request_class.__name__, e))
         requests.append(request)
     return requests
 
 
-def check_sizes(pb2, config, requests):
+def expected_response(stubs, request):
+    """Returns a response of the size the server answers request with."""
+    if isinstance(request, stubs.pb2.ReluRequest):
+        return stubs.pb2.ReluResponse(output=request.input)
+    response = stubs.oip.ModelInferResponse(
+        model_name="relu", model_version="1", id=request.id,
+        raw_output_contents=request.raw_input_contents)
+    tensor = request.inputs[0]
+    response.outputs.add(name="output", datatype=tensor.datatype,
+                         shape=tensor.shape, contents=tensor.contents)
+    return response
+
+
+def check_sizes(stubs, config, requests):
     """Checks every request and its response against the message limits."""
     send = parse_bytes(config.get("max-send-message-size", GO_DEFAULT_SEND))
     recv = parse_bytes(config.get("max-recv-message-size", GO_DEFAULT_RECV))
     largest = 0
     for i, request in enumerate(requests):
         size = request.ByteSize()
-        response = pb2.ReluResponse(output=request.input).ByteSize()
+        response = expected_response(stubs, request).ByteSize()
         largest = max(largest, size, response)
         if size > send:
             fail("data[%d]: %d bytes > max-send-message-size %d" % (i, size,
@@ -256,8 +389,63 @@ def documented_relu(x, params):
     return params.negative_slope * (x - params.threshold)
 
 
+def oip_params(request):
+    """Returns a ModelInferRequest's ReLU parameters as a ReluParams-like
+    object (max_value, negative_slope, threshold; documented mode only)."""
+    class Params:
+        negative_slope, threshold, max_value = 0.0, 0.0, None
+
+        def HasField(self, name):
+            return getattr(self, name) is not None
+    params = Params()
+    for name, p in request.parameters.items():
+        choice = p.WhichOneof("parameter_choice")
+        if name == "mode":
+            if p.string_param != "documented":
+                return None
+            continue
+        if name not in ("max_value", "negative_slope", "threshold") or \
+                choice not in ("double_param", "int64_param", "uint64_param"):
+            fail("parameters.%s (%s) is no ReLU parameter" % (name, choice))
+        setattr(params, name, float(getattr(p, choice)))
+    return params
+
+
+def check_oip_response(request, response, where):
+    """Checks one ModelInferResponse against its ModelInferRequest."""
+    if response.id != request.id:
+        fail("%s: id %r, sent %r" % (where, response.id, request.id))
+    sent = request.inputs[0]
+    if len(response.outputs) != 1:
+        fail("%s: %d outputs, want 1" % (where, len(response.outputs)))
+    got = response.outputs[0]
+    if (got.name, got.datatype, list(got.shape)) != (
+            "output", sent.datatype, list(sent.shape)):
+        fail("%s: output %s %s %s, sent %s %s" % (
+            where, got.name, got.datatype, list(got.shape), sent.datatype,
+            list(sent.shape)))
+    if [len(r) for r in response.raw_output_contents] != [
+            len(r) for r in request.raw_input_contents]:
+        fail("%s: raw_output_contents differ in size from the request's" %
+             where)
+    params = oip_params(request)
+    if sent.datatype != "FP32" or params is None:
+        return
+    if request.raw_input_contents:
+        n = len(request.raw_input_contents[0]) // 4
+        xs = struct.unpack("<%df" % n, request.raw_input_contents[0])
+        ys = struct.unpack("<%df" % n, response.raw_output_contents[0])
+    else:
+        xs, ys = sent.contents.fp32_contents, got.contents.fp32_contents
+    for j, (x, y) in enumerate(zip(xs, ys)):
+        want = documented_relu(x, params)
+        if not math.isclose(y, want, rel_tol=1e-6, abs_tol=1e-6):
+            fail("%s: element %d: relu(%r) = %r, want %r" % (where, j, x, y,
+                                                             want))
+
+
 def check_response(pb2, request, response, where):
-    """Checks one response against its request."""
+    """Checks one ReluResponse against its ReluRequest."""
     got, sent = response.output, request.input
     if (got.dtype, list(got.shape)) != (sent.dtype, list(sent.shape)):
         fail("%s: response dtype/shape %s %s, sent %s %s" % (
@@ -277,14 +465,15 @@ def check_response(pb2, request, response, where):
 
 
 class Server:
-    """activation_server on 127.0.0.1:0, metrics off, stopped with SIGTERM."""
+    """activation_server on 127.0.0.1:0, metrics and HTTP off, stopped with
+    SIGTERM."""
 
     def __init__(self, binary, tmp):
         self.port_file = os.path.join(tmp, "port")
         self.log = open(os.path.join(tmp, "server.log"), "w+")
         self.process = subprocess.Popen(
             [binary, "--address=127.0.0.1:0", "--metrics_address=",
-             "--port_file=" + self.port_file],
+             "--http_address=", "--port_file=" + self.port_file],
             stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
@@ -328,13 +517,13 @@ class Server:
                                                 self.output()))
 
 
-def send(pb2, pb2_grpc, port, method, requests, send_limit, recv_limit, name):
+def send(stubs, port, method, requests, send_limit, recv_limit, name):
     """Sends requests as ghz would make one call of the config; checks it."""
     import grpc
     options = [("grpc.max_send_message_length", min(send_limit, 2**31 - 1)),
                ("grpc.max_receive_message_length", min(recv_limit, 2**31 - 1))]
     with grpc.insecure_channel("127.0.0.1:%d" % port, options) as channel:
-        stub = pb2_grpc.ActivationServiceStub(channel)
+        stub = stubs.stub(method, channel)
         try:
             if method.client_streaming:
                 responses = list(getattr(stub, method.name)(iter(requests),
@@ -348,7 +537,16 @@ def send(pb2, pb2_grpc, port, method, requests, send_limit, recv_limit, name):
         except grpc.RpcError as e:
             fail("%s: %s: %s" % (name, e.code().name, e.details()))
     for i, (request, response) in enumerate(zip(requests, responses)):
-        check_response(pb2, request, response, "%s data[%d]" % (name, i))
+        where = "%s data[%d]" % (name, i)
+        if stubs.is_oip(method):
+            if method.server_streaming:
+                if response.error_message:
+                    fail("%s: error_message %s" % (where,
+                                                   response.error_message))
+                response = response.infer_response
+            check_oip_response(request, response, where)
+        else:
+            check_response(stubs.pb2, request, response, where)
     return len(responses)
 
 
@@ -376,8 +574,9 @@ def main(argv):
     if not paths:
         fail("no configs in %s" % GHZ_DIR)
     with tempfile.TemporaryDirectory() as tmp:
-        pb2, pb2_grpc = generate_stubs(tmp)
-        print("stubs: protoc %s" % PROTO)
+        stubs = Stubs(tmp)
+        pb2 = stubs.pb2
+        print("stubs: protoc %s" % " ".join(PROTOS))
         checked = {}
         for path in paths:
             name = os.path.basename(path)
@@ -390,18 +589,22 @@ def main(argv):
                 fail("%s: not a JSON object" % name)
             try:
                 check_settings(config)
-                method = find_method(pb2, config.get("call"))
-                requests = decode_data(pb2, config, method)
-                payload = [check_tensor(pb2, r, "data[%d]" % i)
+                wait = check_encoder_wait(config)
+                method = find_method(stubs, config.get("call"))
+                requests = decode_data(stubs, config, method)
+                payload = [check_oip_tensor(r, "data[%d]" % i)
+                           if stubs.is_oip(method) else
+                           check_tensor(pb2, r, "data[%d]" % i)
                            for i, r in enumerate(requests)]
-                largest, send_limit, recv_limit = check_sizes(pb2, config,
+                largest, send_limit, recv_limit = check_sizes(stubs, config,
                                                               requests)
             except CheckError as e:
                 fail("%s: %s" % (name, e))
             checked[name] = (config, method, requests, send_limit, recv_limit)
             print("ok   %s: %s, %d message(s), payload %d bytes, largest "
-                  "message %d bytes" % (name, method.full_name, len(requests),
-                                        sum(payload), largest))
+                  "message %d bytes, JSON encoder queue %.2f s of %s" % (
+                      name, method.full_name, len(requests), sum(payload),
+                      largest, wait, config.get("timeout", "20s")))
 
         generate = check_generated(checked)
         print("ok   files match deploy/ghz/generate.py")
@@ -419,8 +622,8 @@ def main(argv):
         try:
             for name, (config, method, requests, send_limit,
                        recv_limit) in checked.items():
-                n = send(pb2, pb2_grpc, server.port, method, requests,
-                         send_limit, recv_limit, name)
+                n = send(stubs, server.port, method, requests, send_limit,
+                         recv_limit, name)
                 print("ok   %s: %s answered %d message(s) OK, shapes and "
                       "values as sent" % (name, method.name, n))
         finally:

@@ -155,6 +155,134 @@ def decode_seeds():
     return seeds
 
 
+# ---- inference.ModelInferRequest (the Open Inference Protocol) ----
+
+OIP_NAMES = {"FLOAT32": "FP32", "FLOAT64": "FP64", "FLOAT16": "FP16",
+             "BFLOAT16": "BF16"}
+
+
+def oip_parameter(name, value):
+    """A map<string, InferParameter> entry: double, int64 or string."""
+    if isinstance(value, str):
+        body = field_bytes(3, value.encode())
+    elif isinstance(value, int):
+        body = field_varint(2, value)
+    else:
+        body = field_double(4, value)
+    return field_bytes(1, name.encode()) + field_bytes(2, body)
+
+
+def oip_request(datatype, shape, raw=None, contents=b"", parameters=(),
+                model="relu", name="input", version=b""):
+    tensor_body = (field_bytes(1, name.encode()) +
+                   field_bytes(2, datatype.encode()))
+    if shape:
+        tensor_body += field_bytes(3, b"".join(varint(d) for d in shape))
+    if contents:
+        tensor_body += field_bytes(5, contents)
+    out = field_bytes(1, model.encode())
+    if version:
+        out += field_bytes(2, version)
+    out += field_bytes(3, b"id-1")
+    for key, value in parameters:
+        out += field_bytes(4, oip_parameter(key, value))
+    out += field_bytes(5, tensor_body)
+    if raw is not None:
+        out += field_bytes(7, raw)
+    return out
+
+
+def oip_infer_seeds():
+    seeds = {}
+    relu6 = (("max_value", 6.0), ("negative_slope", 0.2), ("threshold", -1))
+    for name, (value, code) in DTYPES.items():
+        datatype = OIP_NAMES.get(name, name)
+        raw = elements(name, 12)
+        seeds["%s_raw" % name.lower()] = oip_request(datatype, [3, 4], raw,
+                                                    parameters=relu6)
+        if value <= 4:
+            seeds["%s_keras" % name.lower()] = oip_request(
+                datatype, [12], raw,
+                parameters=relu6 + (("mode", "keras"),))
+        if code in ("f", "d"):
+            field = 6 if code == "f" else 7
+            seeds["%s_typed" % name.lower()] = oip_request(
+                datatype, [12], contents=field_bytes(field, raw),
+                parameters=relu6)
+        elif code and code in "bhiqBHIQ":
+            values = struct.unpack("<12" + code, raw)
+            field = {"b": 2, "h": 2, "i": 2, "q": 3,
+                     "B": 4, "H": 4, "I": 4, "Q": 5}[code]
+            packed = b"".join(varint(v) for v in values)
+            seeds["%s_typed" % name.lower()] = oip_request(
+                datatype, [12], contents=field_bytes(field, packed),
+                parameters=relu6)
+    seeds["empty"] = oip_request("FP32", [0, 3], b"")
+    seeds["version_1"] = oip_request("FP32", [1], b"\0\0\x80\xbf",
+                                     version=b"1")
+    # Refusals.
+    seeds["bool"] = oip_request("BOOL", [1], b"\x01")
+    seeds["other_model"] = oip_request("FP32", [1], b"\0" * 4, model="resnet")
+    seeds["short_raw"] = oip_request("FP32", [2, 2], b"\0" * 12)
+    seeds["unknown_parameter"] = oip_request("FP32", [1], b"\0" * 4,
+                                             parameters=(("alpha", 1.0),))
+    seeds["int8_out_of_range"] = oip_request(
+        "INT8", [1], contents=field_bytes(2, varint(300)))
+    return seeds
+
+
+def oip_json_seeds():
+    """A first byte k (the last 4k bytes are the binary section), then the
+    body of POST /v2/models/relu/infer."""
+    seeds = {}
+    values = {
+        "FP32": "[-2, -0.5, 0, 0.1, 3.4028235e38, NaN, -Infinity, 7]",
+        "FP64": "[-2, 1e-310, 0.1, 5e-324, 1.7976931348623157e308, 6, 7, -0]",
+        "FP16": "[-2, 0.1, 65504, 6.0e-8, 0.099975586, NaN, 7, -0]",
+        "BF16": "[-2, 0.1, 3.3895314e38, 1e-40, 1.5, NaN, 7, -0]",
+        "INT8": "[-128, 127, 0, 1, -1, 6, 7, 100]",
+        "INT16": "[-32768, 32767, 0, 1, -1, 6, 7, 100]",
+        "INT32": "[-2147483648, 2147483647, 0, 1, -1, 6, 7, 100]",
+        "INT64": "[-9223372036854775808, 9223372036854775807, 0, 1, -1, 6, 7, 1]",
+        "UINT8": "[0, 255, 1, 2, 6, 7, 100, 3]",
+        "UINT16": "[0, 65535, 1, 2, 6, 7, 100, 3]",
+        "UINT32": "[0, 4294967295, 1, 2, 6, 7, 100, 3]",
+        "UINT64": "[0, 18446744073709551615, 1, 2, 6, 7, 100, 3]",
+    }
+    params = ('"parameters": {"max_value": 6, "negative_slope": 0.25, '
+              '"threshold": -1, "mode": "documented"}')
+    for datatype, data in values.items():
+        body = ('{"id": "x", %s, "inputs": [{"name": "input", "datatype": '
+                '"%s", "shape": [8], "data": %s}]}' % (params, datatype, data))
+        seeds["%s_flat" % datatype.lower()] = b"\0" + body.encode()
+    seeds["nested"] = b"\0" + (
+        b'{"inputs": [{"name": "input", "datatype": "FP32", "shape": [2, 2],'
+        b' "data": [[1, -1], [2.5, -0.5]]}], "outputs": [{"name": "output"}]}')
+    seeds["keras"] = b"\0" + (
+        b'{"parameters": {"mode": "keras", "max_value": 1}, "inputs": [{"name":'
+        b' "input", "datatype": "BF16", "shape": [3], "data": [1, 2, -3]}]}')
+    binary = struct.pack("<4f", -1.0, 0.5, 9.0, math.nan)
+    seeds["binary"] = bytes([4]) + (
+        b'{"inputs": [{"name": "input", "datatype": "FP32", "shape": [4], '
+        b'"parameters": {"binary_data_size": 16}}], "outputs": [{"name": '
+        b'"output", "parameters": {"binary_data": true}}]}') + binary
+    seeds["binary_output"] = b"\0" + (
+        b'{"parameters": {"binary_data_output": true}, "inputs": [{"name": '
+        b'"input", "datatype": "INT16", "shape": [2], "data": [-5, 5]}]}')
+    # Refusals.
+    seeds["deep"] = b"\0" + b'{"inputs": [{"data": ' + b"[" * 100 + b"]" * 100
+    seeds["bool"] = b"\0" + (
+        b'{"inputs": [{"name": "input", "datatype": "BOOL", "shape": [1], '
+        b'"data": [true]}]}')
+    seeds["string_data"] = b"\0" + (
+        b'{"inputs": [{"name": "input", "datatype": "FP32", "shape": [1], '
+        b'"data": ["1"]}]}')
+    seeds["out_of_range"] = b"\0" + (
+        b'{"inputs": [{"name": "input", "datatype": "UINT8", "shape": [1], '
+        b'"data": [256]}]}')
+    return seeds
+
+
 def npy_seeds():
     seeds = {}
     rng = np.random.default_rng(11)
@@ -285,6 +413,8 @@ def main():
     write("fuzz_npy", npy_seeds())
     write("fuzz_relu_differential", differential_seeds())
     write("fuzz_client_text", client_text_seeds())
+    write("fuzz_oip_infer", oip_infer_seeds())
+    write("fuzz_oip_json", oip_json_seeds())
 
 
 if __name__ == "__main__":

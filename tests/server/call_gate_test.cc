@@ -148,7 +148,7 @@ TEST(CallGateTest, DrainingRefusesNewCallsAndKeepsAdmittedOnes) {
                               "server is shutting down"));
   EXPECT_EQ(Reason(admit), "draining");
   grpc::ServerContext context;
-  const absl::Status authorize = gate.Authorize(context);
+  const absl::Status authorize = gate.Authorize(GrpcCallContext(context));
   EXPECT_THAT(authorize, StatusIs(absl::StatusCode::kUnavailable,
                                   "server is shutting down"));
   EXPECT_EQ(Reason(authorize), "draining");
@@ -162,16 +162,16 @@ TEST(CallGateTest, DrainingIsCheckedBeforeTheTokenAndTheLimit) {
   // Fill the one slot, then drain: an unauthenticated call, one over the
   // limit and one bigger than the whole budget all learn that the server is
   // going away.
-  ASSERT_OK(gate.Authorize(authorized.context));
+  ASSERT_OK(gate.Authorize(GrpcCallContext(authorized.context)));
   absl::StatusOr<CallGate::Ticket> held = gate.Admit(10);
   ASSERT_OK(held);
   gate.StartDraining();
   grpc::ServerContext anonymous;
   EXPECT_THAT(
-      gate.Authorize(anonymous),
+      gate.Authorize(GrpcCallContext(anonymous)),
       StatusIs(absl::StatusCode::kUnavailable, "server is shutting down"));
   EXPECT_THAT(
-      gate.Authorize(authorized.context),
+      gate.Authorize(GrpcCallContext(authorized.context)),
       StatusIs(absl::StatusCode::kUnavailable, "server is shutting down"));
   EXPECT_THAT(gate.Admit(10).status(), StatusIs(absl::StatusCode::kUnavailable,
                                                 "server is shutting down"));
@@ -232,16 +232,16 @@ TEST(CallGateTest, WithoutATokenAnyCallIsAuthorized) {
   CallGate gate(Limit(1));
   EXPECT_FALSE(gate.auth_required());
   ClientContextOf call("authorization", "Bearer whatever");
-  EXPECT_OK(gate.Authorize(call.context));
+  EXPECT_OK(gate.Authorize(GrpcCallContext(call.context)));
   grpc::ServerContext anonymous;
-  EXPECT_OK(gate.Authorize(anonymous));
+  EXPECT_OK(gate.Authorize(GrpcCallContext(anonymous)));
 }
 
 TEST(CallGateTest, MissingAuthorizationIsUnauthenticated) {
   CallGate gate(Limit(1, "t0ken"));
   EXPECT_TRUE(gate.auth_required());
   ClientContextOf call("x-other", "Bearer t0ken");
-  const absl::Status status = gate.Authorize(call.context);
+  const absl::Status status = gate.Authorize(GrpcCallContext(call.context));
   EXPECT_THAT(status,
               StatusIs(absl::StatusCode::kUnauthenticated,
                        "missing \"authorization: Bearer <token>\" metadata"));
@@ -255,7 +255,7 @@ TEST(CallGateTest, WrongTokenIsUnauthenticated) {
                             "Bearer  t0ken2", "bearer T0KEN"}) {
     SCOPED_TRACE(value);
     ClientContextOf call("authorization", value);
-    const absl::Status status = gate.Authorize(call.context);
+    const absl::Status status = gate.Authorize(GrpcCallContext(call.context));
     EXPECT_THAT(status, StatusIs(absl::StatusCode::kUnauthenticated,
                                  "invalid bearer token"));
     EXPECT_EQ(Reason(status), "unauthenticated");
@@ -270,7 +270,7 @@ TEST(CallGateTest, WrongSchemeIsUnauthenticatedSayingTheForm) {
                             "Bearert0ken", "Bear t0ken", ""}) {
     SCOPED_TRACE(value);
     ClientContextOf call("authorization", value);
-    const absl::Status status = gate.Authorize(call.context);
+    const absl::Status status = gate.Authorize(GrpcCallContext(call.context));
     EXPECT_THAT(status, StatusIs(absl::StatusCode::kUnauthenticated,
                                  "authorization must be \"Bearer <token>\""));
     EXPECT_EQ(Reason(status), "unauthenticated");
@@ -284,7 +284,7 @@ TEST(CallGateTest, BearerSchemeIsMatchedCaseInsensitively) {
        {"Bearer t0ken", "bearer t0ken", "BEARER t0ken", "bEaReR t0ken"}) {
     SCOPED_TRACE(value);
     ClientContextOf call("authorization", value);
-    EXPECT_OK(gate.Authorize(call.context));
+    EXPECT_OK(gate.Authorize(GrpcCallContext(call.context)));
   }
 }
 
@@ -319,13 +319,14 @@ TEST(NeedsTokenTest, GuardsTheServiceNotHealthOrReflection) {
 TEST(CallGateTest, AuthorizeTakesNoSlotAndAdmitNeedsNoContext) {
   CallGate gate(Limit(1, "t0ken"));
   ClientContextOf authorized("authorization", "Bearer t0ken");
-  for (int i = 0; i < 3; ++i) ASSERT_OK(gate.Authorize(authorized.context));
+  for (int i = 0; i < 3; ++i)
+    ASSERT_OK(gate.Authorize(GrpcCallContext(authorized.context)));
   EXPECT_EQ(gate.inflight(), 0);
   EXPECT_EQ(gate.held_bytes(), 0u);
   CallGate::Ticket held = MustAdmit(gate, 5);
   // With the one slot held, calls are still authorized (GetServerInfo and
   // health need nothing more), and refused only at admission.
-  EXPECT_OK(gate.Authorize(authorized.context));
+  EXPECT_OK(gate.Authorize(GrpcCallContext(authorized.context)));
   EXPECT_EQ(Reason(gate.Admit(5).status()), "max_inflight");
 }
 

@@ -18,6 +18,7 @@
 #include "core/dtype.h"
 #include "core/relu.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/descriptor.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "grpcpp/generic/generic_stub.h"
@@ -557,7 +558,19 @@ TEST_F(ContractTest, ReflectionListsTheServices) {
   EXPECT_THAT(names,
               ::testing::IsSupersetOf(
                   {"activation.v1.ActivationService", "grpc.health.v1.Health",
+                   "inference.GRPCInferenceService",
                    "grpc.reflection.v1alpha.ServerReflection"}));
+  // What grpcurl asks next: the file that defines the service.
+  request.set_file_containing_symbol("inference.GRPCInferenceService");
+  ASSERT_TRUE(stream->Write(request));
+  ASSERT_TRUE(stream->Read(&response));
+  ASSERT_EQ(response.file_descriptor_response().file_descriptor_proto_size(),
+            1);
+  google::protobuf::FileDescriptorProto file;
+  ASSERT_TRUE(file.ParseFromString(
+      response.file_descriptor_response().file_descriptor_proto(0)));
+  EXPECT_EQ(file.name(), "inference/grpc_predict_v2.proto");
+  EXPECT_EQ(file.package(), "inference");
   stream->WritesDone();
   EXPECT_TRUE(stream->Finish().ok());
 }

@@ -95,7 +95,8 @@ def main():
         port_file = os.path.join(tmp, "ports")
         server = subprocess.Popen(
             [args.server, "--address=127.0.0.1:0",
-             "--metrics_address=127.0.0.1:0", f"--port_file={port_file}"],
+             "--metrics_address=127.0.0.1:0", "--http_address=",
+             f"--port_file={port_file}"],
             stderr=open(os.path.join(tmp, "server.log"), "w"))
         processes.append(server)
 
@@ -106,7 +107,7 @@ def main():
                 lines = open(port_file).read().split()
             except FileNotFoundError:
                 return None
-            return (int(lines[0]), int(lines[1])) if len(lines) == 2 else None
+            return (int(lines[0]), int(lines[1])) if len(lines) >= 3 else None
 
         grpc_port, metrics_port = wait_for(ports, 20, "the server's port file")
 

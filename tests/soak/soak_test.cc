@@ -527,7 +527,8 @@ class ServerProcess {
     const std::string binary = ServerBinary();
     CStrings argv(
         {binary, "--address=127.0.0.1:0", "--port_file=" + port_file,
-         "--metrics_address=127.0.0.1:0", "--max_inflight=48",
+         "--metrics_address=127.0.0.1:0",
+         "--http_address=", "--max_inflight=48",
          absl::StrCat("--max_message_bytes=", kMaxMessageBytes),
          absl::StrCat("--max_memory=", kMaxMemory), "--threads=2",
          "--stream_idle_timeout=2s",

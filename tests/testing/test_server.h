@@ -22,10 +22,15 @@ namespace activation::testing {
 
 // Starts a server with `options` (address forced to 127.0.0.1:0); fails the
 // test and returns null if it cannot. Tests shut servers down without the
-// production drain delay, unless they set one of their own.
+// production drain delay, unless they set one of their own. No HTTP/REST
+// front unless the test asks for one (e.g. "127.0.0.1:0"): tests running
+// in parallel must not all bind port 8080.
 inline std::unique_ptr<server::Server> StartServer(
     server::ServerOptions options) {
   options.address = "127.0.0.1:0";
+  if (options.http_address == server::ServerOptions().http_address) {
+    options.http_address = "";
+  }
   if (options.drain_delay == server::ServerOptions().drain_delay) {
     options.drain_delay = absl::ZeroDuration();
   }

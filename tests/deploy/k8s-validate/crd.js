@@ -1,6 +1,7 @@
 'use strict';
-// What servicemonitor.js and prometheusrule.js share: Prometheus's duration
-// syntax, and the checks every custom resource's envelope gets.
+// What servicemonitor.js, prometheusrule.js and kserve.js share: Prometheus's
+// duration syntax, the checks every custom resource's envelope gets, and a
+// small JSON Schema checker.
 
 // Prometheus's duration syntax (model.ParseDuration).
 const DURATION =
@@ -37,4 +38,64 @@ function checkEnvelope(obj, errors) {
   }
 }
 
-module.exports = { DURATION, isObject, isStringMap, unknownFields, checkEnvelope };
+const JSON_TYPES = {
+  object: isObject,
+  array: Array.isArray,
+  string: (v) => typeof v === 'string',
+  integer: Number.isInteger,
+  number: (v) => typeof v === 'number' && Number.isFinite(v),
+  boolean: (v) => typeof v === 'boolean',
+};
+
+// Checks value against a JSON Schema (the keywords type, enum, const,
+// pattern, minimum, maximum, minItems, items, properties, required,
+// additionalProperties and $ref into defs); adds "<where>...: problem" to
+// errors. An unknown key under additionalProperties: false reads
+// "<where>.<key> is not a known field".
+function checkJsonSchema(schema, value, where, errors, defs = {}) {
+  if (schema.$ref) {
+    const name = schema.$ref.replace(/^#\/\$defs\//, '');
+    if (!defs[name]) throw new Error(`schema: no $defs/${name}`);
+    return checkJsonSchema(defs[name], value, where, errors, defs);
+  }
+  if (schema.type && !JSON_TYPES[schema.type](value)) {
+    return errors.push(`${where} must be ${schema.type === 'array' || schema.type === 'object' ? 'an' : 'a'} ${schema.type}, got ${JSON.stringify(value)}`);
+  }
+  if (schema.enum && !schema.enum.includes(value)) {
+    errors.push(`${where} ${JSON.stringify(value)} is not one of ${schema.enum.map((e) => JSON.stringify(e)).join(', ')}`);
+  }
+  if (schema.const !== undefined && value !== schema.const) {
+    errors.push(`${where} must be ${JSON.stringify(schema.const)}, got ${JSON.stringify(value)}`);
+  }
+  if (schema.pattern && !new RegExp(schema.pattern).test(value)) {
+    errors.push(`${where} ${JSON.stringify(value)} does not match ${schema.pattern}`);
+  }
+  if (schema.minimum !== undefined && value < schema.minimum) errors.push(`${where} must be >= ${schema.minimum}`);
+  if (schema.maximum !== undefined && value > schema.maximum) errors.push(`${where} must be <= ${schema.maximum}`);
+  if (Array.isArray(value)) {
+    if (schema.minItems !== undefined && value.length < schema.minItems) {
+      errors.push(`${where} needs at least ${schema.minItems} item(s)`);
+    }
+    if (schema.items) value.forEach((v, i) => checkJsonSchema(schema.items, v, `${where}[${i}]`, errors, defs));
+  }
+  if (isObject(value)) {
+    for (const key of schema.required || []) {
+      if (!(key in value)) errors.push(`${where}.${key} is required`);
+    }
+    const properties = schema.properties || {};
+    for (const [key, v] of Object.entries(value)) {
+      if (properties[key]) {
+        checkJsonSchema(properties[key], v, `${where}.${key}`, errors, defs);
+      } else if (schema.additionalProperties === false) {
+        errors.push(`${where}.${key} is not a known field`);
+      } else if (isObject(schema.additionalProperties)) {
+        checkJsonSchema(schema.additionalProperties, v, `${where}.${key}`, errors, defs);
+      }
+    }
+  }
+  return errors;
+}
+
+module.exports = {
+  DURATION, isObject, isStringMap, unknownFields, checkEnvelope, checkJsonSchema,
+};

@@ -131,6 +131,7 @@ function checkRender(objects, flags) {
   const ports = Object.fromEntries((c.ports || []).map((p) => [p.name, p.containerPort]));
   expect(ports.grpc === 50051, 'Deployment: container port "grpc" must be 50051');
   expect(ports.metrics === 9464, 'Deployment: container port "metrics" must be 9464');
+  expect(ports.http === 8080, 'Deployment: container port "http" must be 8080');
 
   // Arguments: known flags, $(VAR)s from the ConfigMap, values that parse.
   const env = {};
@@ -156,6 +157,11 @@ function checkRender(objects, flags) {
   expect(portOf(args.address) === ports.grpc, `Deployment: --address=${args.address} is not the grpc port`);
   expect(portOf(args.metrics_address) === ports.metrics,
       `Deployment: --metrics_address=${args.metrics_address} is not the metrics port`);
+  // HTTP/REST on the http port, or off (--http_address=, as under TLS).
+  expect(args.http_address === '' || portOf(args.http_address) === ports.http,
+      `Deployment: --http_address=${args.http_address} is not the http port`);
+  expect(args.http_address === '' || !('tls_cert' in args),
+      'Deployment: --http_address with --tls_cert: the server refuses to start (docs/oip.md)');
   const grace = abslDurationSeconds(args.shutdown_grace || '20s');
   expect(Number.isFinite(grace), `Deployment: --shutdown_grace=${args.shutdown_grace} is not a finite duration`);
   if (args.max_connection_age !== undefined) {

@@ -1,0 +1,80 @@
+// The Open Inference Protocol's JSON decoder on hostile bodies: nesting is
+// bounded (no recursion, no unbounded state), refusals name the field.
+
+#include "server/oip_json.h"
+
+#include <cstring>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
+
+namespace activation::server::oip {
+namespace {
+
+using ::activation::testing::StatusIs;
+using ::testing::HasSubstr;
+
+absl::StatusOr<JsonInfer> Decode(std::string body) {
+  const size_t size = body.size();
+  return DecodeJsonInfer(body, size, /*max_elements=*/1 << 20,
+                         /*max_rank=*/64);
+}
+
+std::string Request(const std::string& shape, const std::string& data) {
+  return R"({"inputs": [{"name": "input", "datatype": "FP32", "shape": )" +
+         shape + R"(, "data": )" + data + "}]}";
+}
+
+TEST(OipJsonTest, NestedDataUpToMaxRankIsRead) {
+  std::string shape = "[1";
+  for (int i = 1; i < 64; ++i) shape += ",1";
+  shape += "]";
+  absl::StatusOr<JsonInfer> infer = Decode(
+      Request(shape, std::string(64, '[') + "-2.5" + std::string(64, ']')));
+  ASSERT_OK(infer);
+  EXPECT_EQ(infer->count, 1u);
+  float value;
+  std::memcpy(&value, infer->data(), 4);
+  EXPECT_EQ(value, -2.5f);
+}
+
+TEST(OipJsonTest, DataNestedDeeperThanMaxRankIsRefusedWithoutRecursion) {
+  // A million levels: a recursive parser would overflow the stack.
+  for (int depth : {65, 10'000, 1'000'000}) {
+    EXPECT_THAT(Decode(Request("[1]", std::string(depth, '[') + "1" +
+                                          std::string(depth, ']'))),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         "inputs[0].data[0]: data nests deeper than the 64 "
+                         "dimensions a tensor may have (--max_rank)"))
+        << depth;
+  }
+}
+
+TEST(OipJsonTest, NestingElsewhereIsRefusedAtItsFirstLevel) {
+  EXPECT_THAT(Decode(std::string(1'000'000, '[')),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "the request: did not expect an array; expected an "
+                       "object"));
+  EXPECT_THAT(
+      Decode(R"({"parameters": {"max_value": )" + std::string(100'000, '[')),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               "parameters.max_value: did not expect an array"));
+  std::string objects = R"({"id": )";
+  for (int i = 0; i < 100'000; ++i) objects += R"({"a": )";
+  EXPECT_THAT(Decode(objects), StatusIs(absl::StatusCode::kInvalidArgument,
+                                        "id: did not expect an object"));
+}
+
+TEST(OipJsonTest, TruncatedAndBinaryGarbageAreInvalidJson) {
+  EXPECT_THAT(Decode(Request("[2]", "[1, ")),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("the body is not valid JSON")));
+  EXPECT_THAT(Decode(std::string("\xff\xfe{}", 4)),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("the body is not valid JSON")));
+}
+
+}  // namespace
+}  // namespace activation::server::oip
