@@ -6,7 +6,8 @@
 # The build stage installs the -dev packages, runs the same CMake build as
 # scripts/test.sh (Release; kernels chosen at run time, so the binaries run
 # on any x86-64 CPU) and the core unit tests. The runtime stage carries only
-# the shared libraries and the two binaries, and runs as a non-root user.
+# the shared libraries (libssl-dev's unversioned ones not among them) and the
+# two binaries, and runs as a non-root user.
 
 FROM debian:bookworm-slim AS build
 RUN apt-get update \
@@ -39,6 +40,11 @@ RUN apt-get update \
       activation
 COPY --from=build /build/server/activation_server /build/client/activation_client \
      /usr/local/bin/
+# libssl.so and libcrypto.so for civetweb's HTTPS on OpenSSL 3
+# (server/openssl_compat), where activation_server's RUNPATH finds them:
+# $ORIGIN/../lib/openssl_compat. Not in ld.so.cache: nothing else gets them.
+COPY --from=build /build/lib/openssl_compat/libssl.so \
+     /build/lib/openssl_compat/libcrypto.so /usr/local/lib/openssl_compat/
 USER 10001
 EXPOSE 50051 8080 9464
 # Where activation_client (and so the HEALTHCHECK) looks for the server; set

@@ -436,20 +436,19 @@ absl::StatusOr<std::unique_ptr<HttpFront>> HttpFront::Start(
   unsigned code = 0;
   char text[256] = "";
   mg_error_data error{&code, text, sizeof(text)};
-  // Debian bookworm's civetweb 1.15 loads OpenSSL with dlopen and the 1.1
-  // API; OpenSSL 3 no longer exports SSL_get_peer_certificate, so its TLS
-  // does not initialize (and serving HTTPS would call a null pointer).
-  // Checked at run time, so that a civetweb that can will serve HTTPS.
+  // civetweb loads OpenSSL itself, with dlopen("libssl.so") and
+  // dlopen("libcrypto.so"): server/openssl_compat's, linked into this binary
+  // (found through its RUNPATH, $ORIGIN/../lib/openssl_compat; docs/oip.md).
   if (tls) {
     const bool ssl = (mg_init_library(MG_FEATURES_SSL) & MG_FEATURES_SSL) != 0;
     if (!ssl) {
       mg_exit_library();
       return absl::FailedPreconditionError(
-          "http_address with tls_cert: this server's civetweb cannot "
-          "initialize OpenSSL (Debian's civetweb 1.15 needs OpenSSL 1.1's "
-          "SSL_get_peer_certificate, gone from OpenSSL 3), so it cannot serve "
-          "HTTPS; set --http_address= (empty) to serve gRPC over TLS without "
-          "HTTP, or put HTTP behind a TLS-terminating proxy");
+          "http_address with tls_cert: civetweb cannot initialize OpenSSL, "
+          "so it cannot serve HTTPS (it loads libssl.so and libcrypto.so; "
+          "this binary needs the OpenSSL 3 compatibility ones of "
+          "../lib/openssl_compat beside it, found through its RUNPATH); set "
+          "--http_address= (empty) to serve gRPC over TLS without HTTP");
     }
     front->tls_library_ = true;
   }

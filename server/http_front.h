@@ -31,7 +31,7 @@ class HttpFront {
   // pointers and `engine` are not owned and must outlive *this. Unavailable
   // when the address cannot be bound or OpenSSL refuses the TLS files;
   // FailedPrecondition with TLS files when civetweb cannot initialize
-  // OpenSSL (Debian bookworm's cannot: see docs/oip.md).
+  // OpenSSL (without server/openssl_compat's libraries: see docs/oip.md).
   static absl::StatusOr<std::unique_ptr<HttpFront>> Start(
       const ServerOptions& options, const Backend& backend,
       const core::Engine* engine);

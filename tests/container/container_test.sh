@@ -2,7 +2,7 @@
 # Builds the Docker image with podman and checks it: serves Relu, health and
 # /metrics on loopback, reports healthy, and drains on `podman stop` (SIGTERM)
 # under load within a few seconds, exiting 0, with every answer it gave
-# right. Prints the image size.
+# right; then serves REST over HTTPS with TLS files. Prints the image size.
 #
 #   container_test.sh HOST_CLIENT_BINARY
 #
@@ -130,5 +130,36 @@ PY
 }
 check "podman stop under load drains within 5 s, exits 0, no wrong answers" drain
 cat "$tmp/out"
+
+# HTTPS: the image has no libssl-dev, so civetweb's dlopen("libssl.so") and
+# dlopen("libcrypto.so") find only server/openssl_compat's.
+podman rm -f "$container" >/dev/null
+mkdir -m 755 "$tmp/tls"
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost \
+  -addext subjectAltName=IP:127.0.0.1 -keyout "$tmp/tls/key.pem" \
+  -out "$tmp/tls/cert.pem" 2>/dev/null
+chmod 644 "$tmp/tls"/*.pem
+podman run -d --name "$container" --network=host -v "$tmp/tls:/tls:ro" \
+  -e ACTIVATION_TARGET="127.0.0.1:$port" "$image" \
+  --address="127.0.0.1:$port" --http_address="127.0.0.1:$http_port" \
+  --metrics_address= --tls_cert=/tls/cert.pem --tls_key=/tls/key.pem >/dev/null
+libraries() {
+  podman exec "$container" ldd /usr/local/bin/activation_server >"$tmp/ldd.txt"
+  cat "$tmp/ldd.txt"
+  ! grep -q "not found" "$tmp/ldd.txt" &&
+    grep -q "libssl.so => /usr/local/bin/../lib/openssl_compat/libssl.so" "$tmp/ldd.txt" &&
+    grep -q "libcrypto.so => /usr/local/bin/../lib/openssl_compat/libcrypto.so" "$tmp/ldd.txt"
+}
+check "ldd in the image resolves everything, libssl.so from openssl_compat" libraries
+https() {
+  for _ in $(seq 50); do
+    curl -sS -f --max-time 10 --cacert "$tmp/tls/cert.pem" -o "$tmp/tls.json" \
+      -d '{"inputs": [{"name": "input", "datatype": "FP32", "shape": [2], "data": [-1, 3]}]}' \
+      "https://127.0.0.1:$http_port/v2/models/relu/infer" && break
+    sleep 0.2
+  done
+  grep -q '"data":\[0,3\]' "$tmp/tls.json"
+}
+check "REST infer over HTTPS" https
 
 summary

@@ -25,6 +25,7 @@
 #include "server/server.h"
 #include "tests/testing/prometheus_text.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/test_certs.h"
 #include "tests/testing/test_server.h"
 
 namespace activation::testing {
@@ -42,11 +43,6 @@ std::string ReadFile(const std::string& path) {
   std::ostringstream contents;
   contents << file.rdbuf();
   return contents.str();
-}
-
-// Runs `command` in a shell with its output discarded; true if it exits 0.
-bool RunQuietly(const std::string& command) {
-  return std::system(absl::StrCat(command, " >/dev/null 2>&1").c_str()) == 0;
 }
 
 // Makes `ctx` expire in 10 s, so a broken handshake fails instead of hanging.
@@ -82,17 +78,13 @@ class SecureServerTest : public ::testing::Test {
     if (mkdtemp(dir.data()) == nullptr) return;
     dir_ = new std::string(dir);
     ready_ =
-        MakeCa("ca") && MakeCa("other_ca") &&
-        MakeLeaf("server", "ca", "localhost",
-                 "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
-                 "extendedKeyUsage=serverAuth") &&
-        MakeLeaf("client", "ca", "client", "extendedKeyUsage=clientAuth") &&
-        MakeLeaf("other_client", "other_ca", "other client",
-                 "extendedKeyUsage=clientAuth") &&
+        MakeCa(dir, "ca") && MakeCa(dir, "other_ca") &&
+        MakeLeaf(dir, "server", "ca", "localhost", kServerExtensions) &&
+        MakeLeaf(dir, "client", "ca", "client", kClientExtensions) &&
+        MakeLeaf(dir, "other_client", "other_ca", "other client",
+                 kClientExtensions) &&
         // The rotated-in server certificate: another CA, another CN.
-        MakeLeaf("server_b", "other_ca", "rotated",
-                 "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
-                 "extendedKeyUsage=serverAuth");
+        MakeLeaf(dir, "server_b", "other_ca", "rotated", kServerExtensions);
   }
 
   static void TearDownTestSuite() {
@@ -146,32 +138,6 @@ class SecureServerTest : public ::testing::Test {
   }
 
  private:
-  // Makes the self-signed CA `name`.pem / `name`.key.
-  static bool MakeCa(const std::string& name) {
-    return RunQuietly(absl::StrCat(
-        "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -keyout '",
-        Path(name + ".key"), "' -out '", Path(name + ".pem"),
-        "' -subj '/CN=", name, "' -addext 'basicConstraints=critical,CA:TRUE'",
-        " -addext 'keyUsage=critical,keyCertSign,cRLSign'"));
-  }
-
-  // Makes `name`.pem / `name`.key for `common_name`, signed by `ca`, with the
-  // X.509 v3 `extensions` (one per line).
-  static bool MakeLeaf(const std::string& name, const std::string& ca,
-                       const std::string& common_name,
-                       const std::string& extensions) {
-    std::ofstream(Path(name + ".ext")) << extensions << "\n";
-    return RunQuietly(absl::StrCat(
-               "openssl req -newkey rsa:2048 -nodes -keyout '",
-               Path(name + ".key"), "' -out '", Path(name + ".csr"),
-               "' -subj '/CN=", common_name, "'")) &&
-           RunQuietly(absl::StrCat(
-               "openssl x509 -req -days 1 -in '", Path(name + ".csr"),
-               "' -CA '", Path(ca + ".pem"), "' -CAkey '", Path(ca + ".key"),
-               "' -CAcreateserial -out '", Path(name + ".pem"), "' -extfile '",
-               Path(name + ".ext"), "'"));
-  }
-
   static inline std::string* dir_ = nullptr;
   static inline bool ready_ = false;
 };

@@ -40,6 +40,30 @@ struct HttpResponse {
   }
 };
 
+// Parses `head` (a response's status line and headers, without the blank
+// line) into `response`'s code and headers; InternalError if the status
+// line is not one.
+inline absl::Status ParseResponseHead(absl::string_view head,
+                                      HttpResponse* response) {
+  bool first = true;
+  for (absl::string_view line : absl::StrSplit(head, "\r\n")) {
+    if (first) {
+      first = false;
+      const std::vector<absl::string_view> parts =
+          absl::StrSplit(line, absl::MaxSplits(' ', 2));
+      if (parts.size() < 2 || !absl::SimpleAtoi(parts[1], &response->code)) {
+        return absl::InternalError(absl::StrCat("bad status line: ", line));
+      }
+      continue;
+    }
+    const size_t colon = line.find(':');
+    if (colon == absl::string_view::npos) continue;
+    response->headers[absl::AsciiStrToLower(line.substr(0, colon))] =
+        std::string(absl::StripAsciiWhitespace(line.substr(colon + 1)));
+  }
+  return absl::OkStatus();
+}
+
 // One connection to 127.0.0.1:`port`. Not thread-safe.
 class HttpConnection {
  public:
@@ -106,22 +130,7 @@ class HttpConnection {
     HttpResponse response;
     const std::string head = buffer_.substr(0, end);
     buffer_.erase(0, end + 4);
-    bool first = true;
-    for (absl::string_view line : absl::StrSplit(head, "\r\n")) {
-      if (first) {
-        first = false;
-        const std::vector<absl::string_view> parts =
-            absl::StrSplit(line, absl::MaxSplits(' ', 2));
-        if (parts.size() < 2 || !absl::SimpleAtoi(parts[1], &response.code)) {
-          return absl::InternalError(absl::StrCat("bad status line: ", line));
-        }
-        continue;
-      }
-      const size_t colon = line.find(':');
-      if (colon == absl::string_view::npos) continue;
-      response.headers[absl::AsciiStrToLower(line.substr(0, colon))] =
-          std::string(absl::StripAsciiWhitespace(line.substr(colon + 1)));
-    }
+    if (absl::Status s = ParseResponseHead(head, &response); !s.ok()) return s;
     size_t length = 0;
     if (!absl::SimpleAtoi(response.Header("Content-Length"), &length)) {
       return absl::InternalError("response without Content-Length");

@@ -157,11 +157,9 @@ function checkRender(objects, flags) {
   expect(portOf(args.address) === ports.grpc, `Deployment: --address=${args.address} is not the grpc port`);
   expect(portOf(args.metrics_address) === ports.metrics,
       `Deployment: --metrics_address=${args.metrics_address} is not the metrics port`);
-  // HTTP/REST on the http port, or off (--http_address=, as under TLS).
+  // HTTP/REST on the http port (HTTPS with --tls_cert), or off (--http_address=).
   expect(args.http_address === '' || portOf(args.http_address) === ports.http,
       `Deployment: --http_address=${args.http_address} is not the http port`);
-  expect(args.http_address === '' || !('tls_cert' in args),
-      'Deployment: --http_address with --tls_cert: the server refuses to start (docs/oip.md)');
   const grace = abslDurationSeconds(args.shutdown_grace || '20s');
   expect(Number.isFinite(grace), `Deployment: --shutdown_grace=${args.shutdown_grace} is not a finite duration`);
   if (args.max_connection_age !== undefined) {
@@ -285,6 +283,9 @@ function checkRender(objects, flags) {
       expect(typeof target === 'string' ? target in ports : Object.values(ports).includes(target),
           `${describe(s)}: port ${p.name} targets ${target}, not a container port`);
       if (p.name === 'grpc') expect(p.appProtocol === 'grpc', `${describe(s)}: port grpc needs appProtocol: grpc`);
+      // REST is HTTPS with --tls_cert: a mesh must not treat it as plaintext.
+      const rest = 'tls_cert' in args ? 'https' : 'http';
+      if (p.name === 'http') expect(p.appProtocol === rest, `${describe(s)}: port http needs appProtocol: ${rest}`);
     }
     expect(s.spec.ports.some((p) => p.name === 'grpc'), `${describe(s)}: no port named grpc`);
   }
