@@ -177,6 +177,58 @@ Answer ErrorAnswer(int code, absl::string_view message) {
   return answer;
 }
 
+// Returns why a request's framing is ambiguous — more than one
+// Content-Length, or one with a Transfer-Encoding — or nullopt.
+std::optional<std::string> AmbiguousFraming(const mg_request_info& info) {
+  int lengths = 0;
+  bool transfer_encoding = false;
+  for (int i = 0; i < info.num_headers; ++i) {
+    const char* name = info.http_headers[i].name;
+    if (name == nullptr) continue;
+    lengths += absl::EqualsIgnoreCase(name, "Content-Length") ? 1 : 0;
+    transfer_encoding =
+        transfer_encoding || absl::EqualsIgnoreCase(name, "Transfer-Encoding");
+  }
+  if (lengths > 1) return "the request has more than one Content-Length";
+  if (lengths == 1 && transfer_encoding) {
+    return "the request has both Content-Length and Transfer-Encoding";
+  }
+  return std::nullopt;
+}
+
+// JSON bodies up to this size are decoded before admission (the memory
+// that takes is small and bounded by the threads); larger ones after.
+constexpr size_t kDecodeFirstBytes = 64 << 10;
+
+// Returns the most bytes the JSON answer to `infer` takes: the header, the
+// echoed id and, unless the output goes as binary data, every element
+// printed at its datatype's widest.
+uint64_t AnswerBytes(const oip::JsonInfer& infer) {
+  constexpr uint64_t kHeader = 512;
+  if (infer.binary_output) return kHeader + 6 * infer.id.size();
+  // "-2.2250738585072014e-308," is 25 characters; a float (FP32, FP16 and
+  // BF16 print as one) "-1.17549435e-38," 16; an integer its digits, sign
+  // and comma.
+  const uint64_t width =
+      core::IsFloatingPoint(infer.op->dtype())
+          ? (core::ItemSize(infer.op->dtype()) == 8 ? 25 : 16)
+          : 21;
+  return kHeader + 6 * infer.id.size() + width * infer.count;
+}
+
+// Returns the most bytes a body of `body_size` bytes whose first `json_size`
+// are JSON can hold from its decoding until its answer is sent: the body
+// (with the decoder's padding), the decoder's view of every number (16
+// bytes per number of at least 2 characters), the elements (at most 8 bytes
+// each), and the answer (AnswerBytes for as many elements, plus the id,
+// which is part of the JSON).
+uint64_t JsonWorstCase(size_t body_size, size_t json_size) {
+  const uint64_t numbers = json_size / 2 + 1;
+  const uint64_t binary = body_size - json_size;
+  return MemoryForPayload(body_size) + numbers * (16 + 8 + 25) + 6 * json_size +
+         8 * binary + 512;
+}
+
 // Reads the request body into `body`: at most `limit` bytes, refused
 // before reading when Content-Length says more. A body not read whole
 // leaves the connection unusable: it is closed after the answer.
@@ -193,6 +245,9 @@ absl::Status ReadBody(mg_connection* connection, int64_t limit,
     return over(length);
   }
   if (length >= 0) {
+    // Room for the NULs the JSON decoder appends (DecodeJsonInfer), so that
+    // they do not double the allocation.
+    body.reserve(static_cast<size_t>(length) + 8);
     body.resize(static_cast<size_t>(length));
     size_t got = 0;
     while (got < body.size()) {
@@ -209,12 +264,19 @@ absl::Status ReadBody(mg_connection* connection, int64_t limit,
   }
   // Chunked: read until its end or past the limit.
   char buffer[64 << 10];
-  for (int n; (n = mg_read(connection, buffer, sizeof(buffer))) > 0;) {
+  int n;
+  while ((n = mg_read(connection, buffer, sizeof(buffer))) > 0) {
     body.append(buffer, static_cast<size_t>(n));
     if (body.size() > static_cast<uint64_t>(limit)) {
       mg_disable_connection_keep_alive(connection);
       return over(absl::StrCat("more than ", limit));
     }
+  }
+  if (n < 0) {  // a chunk size that is no number, or the body cut short
+    mg_disable_connection_keep_alive(connection);
+    return absl::InvalidArgumentError(
+        absl::StrCat("the chunked request body is malformed (after ",
+                     body.size(), " bytes)"));
   }
   return absl::OkStatus();
 }
@@ -318,19 +380,34 @@ class RouteServer {
       return s;
     }
     absl::StatusOr<size_t> json_size = JsonSize(connection_, body_.size());
-    absl::StatusOr<oip::JsonInfer> decoded =
-        json_size.ok()
-            ? oip::DecodeJsonInfer(body_, *json_size, options_.max_elements,
-                                   options_.max_rank)
-            : absl::StatusOr<oip::JsonInfer>(json_size.status());
+    if (!json_size.ok()) {
+      call.Received();
+      return json_size.status();
+    }
+    // A large JSON body is admitted before it is decoded, for the most its
+    // decoding and its answer can take; a small one (a binary tensor's
+    // header, a small tensor) after, for what they take.
+    const bool admit_first = *json_size > kDecodeFirstBytes;
+    if (admit_first) {
+      s = call.Admit(*backend_.gate, JsonWorstCase(body_.size(), *json_size));
+      if (!s.ok()) {
+        call.Received();
+        return s;
+      }
+    }
+    absl::StatusOr<oip::JsonInfer> decoded = oip::DecodeJsonInfer(
+        body_, *json_size, options_.max_elements, options_.max_rank);
     call.Received(decoded.ok() ? decoded->payload_bytes : 0);
     if (!decoded.ok()) return decoded.status();
     infer_ = *std::move(decoded);
-    // Held until the answer is sent: the body, the elements decoded from
-    // JSON, and the answer (about the body's size).
-    s = call.Admit(*backend_.gate,
-                   MemoryForPayload(body_.size()) + infer_.values.size());
-    if (!s.ok()) return s;
+    if (!admit_first) {
+      // Held until the answer is sent: the body, the elements decoded from
+      // JSON, and the answer.
+      s = call.Admit(*backend_.gate, MemoryForPayload(body_.size()) +
+                                         infer_.values.size() +
+                                         AnswerBytes(infer_));
+      if (!s.ok()) return s;
+    }
     s = call.Compute(
         [&](const core::Engine::CancelCheck& cancelled, ComputeStats* stats) {
           return ComputeInPlace(engine_, *infer_.op, infer_.data(),
@@ -518,6 +595,18 @@ int HttpFront::Handle(mg_connection* connection, void* self_pointer) {
   const absl::Time start = absl::Now();
   const mg_request_info* info = mg_get_request_info(connection);
   const absl::string_view method = info->request_method;
+  if (std::optional<std::string> ambiguous = AmbiguousFraming(*info)) {
+    // A proxy in front may have read the body differently (request
+    // smuggling): answer and close, never read on (RFC 9112, 6.3).
+    Answer answer = ErrorAnswer(400, *ambiguous);
+    if (self.backend_.metrics != nullptr) {
+      self.backend_.metrics->RecordHttpUnrouted(method, "other", 400,
+                                                absl::Now() - start);
+    }
+    mg_disable_connection_keep_alive(connection);
+    Send(connection, answer);
+    return answer.code;
+  }
   const absl::string_view path =
       info->local_uri != nullptr ? info->local_uri : "";
   const Route route = MatchRoute(path);

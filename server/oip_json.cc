@@ -175,6 +175,7 @@ struct Frame {
   Where where;
   absl::string_view key;  // the last key seen (objects)
   int64_t size = 0;       // values seen (arrays)
+  uint32_t seen = 0;      // the known keys seen (objects), by index
 };
 
 // The request's fields, as RapidJSON's SAX reader reports them; numbers
@@ -321,27 +322,68 @@ bool RequestHandler::Key(const char* str, rapidjson::SizeType length, bool) {
   const absl::string_view key(str, length);
   Frame& frame = frames_.back();
   frame.key = key;
-  auto known = [&](std::initializer_list<absl::string_view> keys) {
-    for (absl::string_view k : keys) {
-      if (k == key) return true;
-    }
-    return false;
-  };
-  bool ok = true;
+  // Every object takes a few known keys, each once: a repeated "datatype",
+  // "shape" or "data" would describe the tensor twice.
+  static constexpr absl::string_view kTop[] = {"id", "parameters", "inputs",
+                                               "outputs"};
+  static constexpr absl::string_view kInput[] = {"name", "shape", "datatype",
+                                                 "parameters", "data"};
+  static constexpr absl::string_view kOutput[] = {"name", "parameters"};
+  static constexpr absl::string_view kParams[] = {
+      "max_value", "negative_slope", "threshold", "mode", "binary_data_output"};
+  static constexpr absl::string_view kInputParams[] = {"binary_data_size"};
+  static constexpr absl::string_view kOutputParams[] = {"binary_data"};
+  absl::Span<const absl::string_view> keys;
   switch (frame.where) {
     case Where::kTop:
-      ok = known({"id", "parameters", "inputs", "outputs"});
+      keys = kTop;
       break;
     case Where::kInput:
-      ok = known({"name", "shape", "datatype", "parameters", "data"});
+      keys = kInput;
       break;
     case Where::kOutput:
-      ok = known({"name", "parameters"});
+      keys = kOutput;
+      break;
+    case Where::kParams:
+      keys = kParams;
+      break;
+    case Where::kInputParams:
+      keys = kInputParams;
+      break;
+    case Where::kOutputParams:
+      keys = kOutputParams;
       break;
     default:
-      break;
+      return true;
   }
-  if (!ok) return Fail(Invalid("unknown field ", Path()));
+  int index = 0;
+  for (absl::string_view known : keys) {
+    if (known == key) break;
+    ++index;
+  }
+  if (index == static_cast<int>(keys.size())) {
+    switch (frame.where) {
+      case Where::kParams:
+        return Fail(Invalid("unknown parameter ", QuoteClientText(key),
+                            "; model ", kModelName,
+                            " takes max_value, negative_slope, threshold and "
+                            "mode (and binary_data_output)"));
+      case Where::kInputParams:
+        return Fail(Invalid(Path(),
+                            ": unknown parameter; an input takes "
+                            "binary_data_size"));
+      case Where::kOutputParams:
+        return Fail(Invalid(Path(),
+                            ": unknown parameter; an output takes "
+                            "binary_data"));
+      default:
+        return Fail(Invalid("unknown field ", Path()));
+    }
+  }
+  if (frame.seen & (1u << index)) {
+    return Fail(Invalid(Path(), " is given twice"));
+  }
+  frame.seen |= 1u << index;
   return true;
 }
 
@@ -597,6 +639,11 @@ absl::StatusOr<JsonInfer> RequestHandler::Finish(char* binary,
       }
     }
     infer.values = std::move(values_);
+    if (infer.values.size() != *bytes) {  // Finish's own invariant
+      return absl::InternalError(absl::StrCat(
+          "decoded ", infer.values.size(), " bytes of data; shape ",
+          ShapeString(shape_), " needs ", *bytes));
+    }
   }
   if (id_.has_value()) {
     infer.id = std::string(*id_);

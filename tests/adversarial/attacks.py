@@ -8,9 +8,11 @@ json.dumps can print: RSS baseline/peak/after in MiB, codes, timings. It
 kills every server it starts. Only 127.0.0.1 is ever contacted.
 """
 
+import json
 import os
 import signal
 import socket
+import struct
 import tempfile
 import threading
 import time
@@ -19,11 +21,12 @@ import urllib.request
 import grpc
 
 from harness import (FLAG_END_HEADERS, FRAME_HEADERS, FRAME_RST, HEALTH_CHECK,
-                     HEALTH_WATCH, HOST, MIB, RELU, RELU_STREAM, H2Client,
-                     RawH2, RssSampler, VictimThread, _r, channel, code_name,
-                     frame, grpc_frame, health_request, pb2, raw_unary,
-                     relu_expected, relu_request, stateless_header_block,
-                     victim)
+                     HEALTH_WATCH, HOST, HTTP_FLAGS, INFER_PATH, MIB, RELU,
+                     RELU_STREAM, H2Client, RawH2, RssSampler, VictimThread,
+                     _r, channel, code_name, frame, grpc_frame, health_request,
+                     http_exchange, http_post, http_victim, infer_json,
+                     oip_pb2, pb2, raw_unary, relu_expected, relu_request,
+                     stateless_header_block, victim)
 
 TOKEN = "adversarial-token"
 
@@ -506,6 +509,269 @@ def malformed(launch, payload_hex="ffffff"):
     return result
 
 
+# --- The Open Inference Protocol fronts (HTTP/REST and gRPC) --------------
+
+def _summary(response):
+    """Returns a response's status and the start of its body, for a report."""
+    if response is None:
+        return {"status": None, "body": ""}
+    return {"status": response["status"],
+            "body": response["body"][:160].decode(errors="replace")}
+
+
+def http_duplicate_datatype(launch, elements=1_000_000):
+    """An infer body whose input names its "datatype" twice, after "data".
+
+    The values are converted as the first datatype (INT8 or FP32: 1 or 4
+    bytes each) and computed as the second (FP64: 8 bytes each). A small one
+    (2 FP32 values) shows what the answer holds; a large one (`elements`
+    INT8 values) what the server does. Then a victim, if it still runs.
+    """
+    small = (b'{"inputs":[{"name":"input","datatype":"FP32","shape":[2],'
+             b'"data":[1.5,2.5],"datatype":"FP64"}]}')
+    large = (b'{"inputs":[{"name":"input","datatype":"INT8","shape":[%d],'
+             b'"data":[' % elements + b",".join([b"1"] * elements) +
+             b'],"datatype":"FP64"}]}')
+    with launch(HTTP_FLAGS) as server:
+        answers = {}
+        for name, body in (("small", small), ("large", large)):
+            responses, _ = http_exchange(server.http_port,
+                                         http_post(INFER_PATH, body))
+            answers[name] = _summary(responses[0] if responses else None)
+        time.sleep(0.5)
+        alive = server.alive()
+        exit_code = server.process.poll()
+        after = http_victim(server.http_port, calls=3) if alive else None
+    return {"elements": elements, "small": answers["small"],
+            "large": answers["large"], "alive": alive,
+            "exit_code": exit_code, "victim_after": after}
+
+
+def _decode_heavy_body(kind, size):
+    """Returns (body, extra headers) of about `size` bytes that is costly to
+    decode or answer: `tokens`, FP64 values "0," before the datatype (kept
+    as 16-byte string_views until it comes); `values`, the same after it (8
+    bytes decoded per 2 of JSON); `json_answer`, FP16 binary input answered
+    as JSON (2 bytes in, "6.1035156e-05," out)."""
+    if kind in ("tokens", "values"):
+        head = b'{"inputs":[{"name":"input","shape":[%d],'
+        if kind == "values":
+            head += b'"datatype":"FP64",'
+        head += b'"data":['
+        tail = b']}]}' if kind == "values" else b'],"datatype":"FP64"}]}'
+        n = (size - len(head) - len(tail) - 16) // 2
+        return (head % n) + b"0," * (n - 1) + b"0" + tail, ()
+    if kind == "json_answer":
+        n = (size - 200) // 2
+        header = (b'{"inputs":[{"name":"input","shape":[%d],"datatype":"FP16",'
+                  b'"parameters":{"binary_data_size":%d}}]}' % (n, 2 * n))
+        return (header + struct.pack("<H", 0x0401) * n,
+                (("Inference-Header-Content-Length", str(len(header))),))
+    raise ValueError(kind)
+
+
+def http_decode_memory(launch, kind="tokens", connections=32,
+                       message_bytes=4194304, timeout_s=30.0):
+    """`connections` (--http_threads) concurrent infer bodies of
+    `message_bytes` (--max_message_bytes) each, costly to decode or to
+    answer (_decode_heavy_body `kind`), answers read in full. The bodies
+    alone may take connections x message_bytes outside the memory budget
+    (docs/oip.md); what the decode and the answer add should be inside it.
+    """
+    body, headers = _decode_heavy_body(kind, message_bytes)
+    request = http_post(INFER_PATH, body, headers)
+    statuses, lock = {}, threading.Lock()
+
+    def attack(port):
+        try:
+            responses, _ = http_exchange(port, request, timeout=timeout_s)
+            status = responses[0]["status"] if responses else None
+        except OSError:
+            status = None
+        with lock:
+            statuses[status] = statuses.get(status, 0) + 1
+
+    with launch(HTTP_FLAGS) as server, RssSampler(server) as rss:
+        before = server.resources()
+        threads = [threading.Thread(target=attack, args=(server.http_port,))
+                   for _ in range(connections)]
+        start = time.monotonic()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        attack_s = time.monotonic() - start
+        after_victim = http_victim(server.http_port, calls=3)
+        time.sleep(1.0)
+        result = rss.summary()
+        after = server.resources()
+    result.update({"kind": kind, "connections": connections,
+                   "body_bytes": len(body), "statuses": statuses,
+                   "attack_s": round(attack_s, 2),
+                   "resources_before": before, "resources_after": after,
+                   "victim_after": after_victim})
+    return result
+
+
+def http_framing(launch):
+    """Bodies framed two ways at once, each followed on the same connection
+    by a second request (GET /v2) that an intermediary would not see:
+    `duplicate_length` (Content-Length: N and Content-Length: 5),
+    `length_and_chunked` (Content-Length: 5 and Transfer-Encoding: chunked),
+    `bad_chunk` (a valid chunk, then the size "zz"), `cut_chunked` (a valid
+    chunk, then the client ends the stream), and `nul_in_path`
+    (GET /v2/models/relu%00x). Reports each case's statuses, in order."""
+    body = infer_json([1.0, -1.0])
+    smuggled = f"GET /v2 HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode()
+    chunk = b"%x\r\n" % len(body) + body + b"\r\n"
+    cases = {
+        "duplicate_length": http_post(
+            INFER_PATH, body, (("Content-Length", str(len(body))),
+                               ("Content-Length", "5")), close=False)
+        + smuggled,
+        "length_and_chunked": http_post(
+            INFER_PATH, chunk + b"0\r\n\r\n",
+            (("Content-Length", "5"), ("Transfer-Encoding", "chunked")),
+            close=False) + smuggled,
+        "bad_chunk": http_post(INFER_PATH, chunk + b"zz\r\n",
+                               (("Transfer-Encoding", "chunked"),),
+                               close=False) + smuggled,
+        "cut_chunked": http_post(INFER_PATH, chunk,
+                                 (("Transfer-Encoding", "chunked"),),
+                                 close=False),
+        "nul_in_path": (f"GET /v2/models/relu%00x HTTP/1.1\r\nHost: {HOST}"
+                        "\r\nConnection: close\r\n\r\n").encode(),
+    }
+    result = {}
+    with launch(HTTP_FLAGS) as server:
+        for name, data in cases.items():
+            responses, closed = http_exchange(server.http_port, data,
+                                              timeout=5.0)
+            result[name] = {
+                "statuses": [r["status"] for r in responses],
+                "first": _summary(responses[0] if responses else None)}
+        result["victim_after"] = http_victim(server.http_port, calls=3)
+    return result
+
+
+def http_answer_memory(launch, connections=32, message_bytes=4194304,
+                       timeout_s=30.0):
+    """http_decode_memory with kind json_answer: FP16 binary input whose
+    answer is JSON, ~7 bytes out per byte in."""
+    return http_decode_memory(launch, "json_answer", connections,
+                              message_bytes, timeout_s)
+
+
+def http_connection_flood(launch, connections=64, threads=32,
+                          request_timeout_s=2.0, hold_s=3.0,
+                          victim_timeout_s=12.0):
+    """`connections` (2x --http_threads) connections that send half a
+    request line and hold it `hold_s` s (the server reads requests within
+    `request_timeout_s`); a gRPC victim meanwhile, one REST call timed (up
+    to `victim_timeout_s`); then all close, and the server's fds, threads and
+    a REST victim are measured once it settled."""
+    flags = (*HTTP_FLAGS, f"--http_threads={threads}",
+             f"--http_request_timeout={request_timeout_s}s")
+    with launch(flags) as server, RssSampler(server) as rss:
+        time.sleep(0.3)
+        before = server.resources()
+        socks = []
+        for _ in range(connections):
+            s = socket.create_connection((HOST, server.http_port), timeout=5)
+            s.sendall(b"POST /v2/models/relu/infer HTTP/1.1\r\nHost")
+            socks.append(s)
+        time.sleep(0.5)
+        during = server.resources()
+        grpc_victim = victim(server.target, calls=10)
+        start = time.monotonic()
+        responses, _ = http_exchange(
+            server.http_port,
+            (f"GET /v2/health/ready HTTP/1.1\r\nHost: {HOST}\r\n"
+             "Connection: close\r\n\r\n").encode(), timeout=victim_timeout_s)
+        rest_during_s = time.monotonic() - start
+        rest_during = responses[0]["status"] if responses else None
+        time.sleep(max(0.0, hold_s - (time.monotonic() - start)))
+        for s in socks:
+            s.close()
+        time.sleep(1.5)
+        after = server.resources()
+        rest_after = http_victim(server.http_port, calls=5)
+        result = rss.summary()
+    result.update({"connections": connections, "threads": threads,
+                   "request_timeout_s": request_timeout_s,
+                   "resources_before": before, "resources_during": during,
+                   "resources_after": after, "grpc_victim_during": grpc_victim,
+                   "rest_victim_during": rest_during,
+                   "rest_victim_during_s": round(rest_during_s, 2),
+                   "rest_victim_after": rest_after})
+    return result
+
+
+def http_pipeline(launch, requests=2000):
+    """`requests` infer requests pipelined on one kept-alive connection in
+    one write, each with its own id and values; every answer checked: in
+    order, its id, its values exact."""
+    data = bytearray()
+    for i in range(requests):
+        body = infer_json([float(i), -1.0], extra=',"id":"r%d"' % i)
+        data += http_post(INFER_PATH, body, close=(i == requests - 1))
+    with launch(HTTP_FLAGS) as server:
+        start = time.monotonic()
+        responses, closed = http_exchange(server.http_port, bytes(data),
+                                          timeout=15.0, shut_write=False)
+        elapsed = time.monotonic() - start
+        wrong = 0
+        for i, r in enumerate(responses):
+            try:
+                answer = json.loads(r["body"])
+                ok = (r["status"] == 200 and answer["id"] == "r%d" % i
+                      and answer["outputs"][0]["data"] == [float(i), 0])
+            except (ValueError, KeyError, IndexError):
+                ok = False
+            wrong += not ok
+        resources = server.resources()
+    return {"requests": requests, "answers": len(responses),
+            "wrong_or_out_of_order": wrong, "closed_by_server": closed,
+            "elapsed_s": round(elapsed, 2), "resources": resources}
+
+
+def oip_stream_flood(launch, requests=20000, id_bytes=1000):
+    """One ModelStreamInfer stream of `requests` bad requests (an unknown
+    datatype, an id of `id_bytes`), each answered in-band; a gRPC victim
+    meanwhile. Counts answers, error messages and the log lines added."""
+    m, stubs = oip_pb2()
+    bad = m.ModelInferRequest(model_name="relu", id="x" * id_bytes)
+    bad.inputs.add(name="input", datatype="NOPE", shape=[1])
+    with launch() as server, RssSampler(server) as rss:
+        lines_before = len(server.log_lines())
+        with channel(server.target) as chan:
+            stub = stubs.GRPCInferenceServiceStub(chan)
+            victim_thread = VictimThread(server.target, calls=20)
+            answers, in_band, ids_ok, code = 0, 0, 0, "OK"
+            start = time.monotonic()
+            try:
+                stream = stub.ModelStreamInfer(iter([bad] * requests),
+                                               timeout=30.0)
+                victim_thread.start()
+                for response in stream:
+                    answers += 1
+                    in_band += bool(response.error_message)
+                    ids_ok += response.infer_response.id == bad.id
+            except grpc.RpcError as e:
+                code = code_name(e.code())
+            elapsed = time.monotonic() - start
+            victim_thread.join(30)
+        time.sleep(0.5)
+        lines_added = len(server.log_lines()) - lines_before
+        result = rss.summary()
+    result.update({"requests": requests, "answers": answers,
+                   "answers_in_band": in_band, "ids_echoed": ids_ok,
+                   "stream_code": code, "elapsed_s": round(elapsed, 2),
+                   "log_lines_added": lines_added,
+                   "victim": victim_thread.result})
+    return result
+
+
 def _workdir():
     return tempfile.mkdtemp(prefix="adversarial-")
 
@@ -521,4 +787,11 @@ ATTACKS = {
     "metrics": metrics,
     "drain": drain,
     "malformed": malformed,
+    "http-duplicate-datatype": http_duplicate_datatype,
+    "http-decode-memory": http_decode_memory,
+    "http-answer-memory": http_answer_memory,
+    "http-framing": http_framing,
+    "http-connection-flood": http_connection_flood,
+    "http-pipeline": http_pipeline,
+    "oip-stream-flood": oip_stream_flood,
 }

@@ -121,6 +121,107 @@ def check_malformed(m):
     victim_served(m, "server_still_serves")
 
 
+# The HTTP/REST front: --http_threads (32) bodies of --max_message_bytes may
+# sit outside the budget while they are read (docs/oip.md); nothing more.
+HTTP_THREADS = 32
+HTTP_BODIES_MIB = HTTP_THREADS * 4
+HTTP_REQUEST_TIMEOUT_S = 10.0
+
+
+def rest_victim_served(m, key):
+    v = m[key]
+    bound(f"{key} served", v.get("infer") == {200: sum(v["infer"].values())}
+          and v["infer_wrong"] == 0
+          and v["ready"] == {200: sum(v["ready"].values())}, f"{v}")
+
+
+def resources_returned(m):
+    before, after = m["resources_before"], m["resources_after"]
+    bound("fds and threads back to their count before",
+          after["fds"] <= before["fds"] + 2
+          and after["threads"] <= before["threads"] + 2,
+          f"before {before}, after {after}")
+
+
+def check_http_duplicate_datatype(m):
+    for case in ("small", "large"):
+        r = m[case]
+        bound(f"{case}: a second datatype is a 400", r["status"] == 400,
+              f"{r}")
+    bound("the server survives", m["alive"], f"exit code {m['exit_code']}")
+    if m["alive"]:
+        rest_victim_served(m, "victim_after")
+
+
+def check_http_decode_memory(m):
+    limit = BUDGET_MIB + OVERHEAD_MIB + HTTP_BODIES_MIB
+    bound("RSS within the budget plus the bodies being read",
+          m["rss_peak_mib"] <= limit,
+          f"peak {m['rss_peak_mib']} MiB <= {BUDGET_MIB} + {OVERHEAD_MIB} + "
+          f"{HTTP_BODIES_MIB} ({m['kind']}, statuses {m['statuses']})")
+    bound("every request answered 200 or 429",
+          set(m["statuses"]) <= {200, 429}, f"{m['statuses']}")
+    resources_returned(m)
+    rest_victim_served(m, "victim_after")
+
+
+def check_http_framing(m):
+    for case in ("duplicate_length", "length_and_chunked"):
+        r = m[case]
+        bound(f"{case}: 400 and the connection closed, the request after "
+              "it not served", r["statuses"] == [400], f"{r}")
+    for case in ("bad_chunk", "cut_chunked"):
+        r = m[case]
+        bound(f"{case}: 400 naming the chunked body",
+              r["statuses"] == [400] and "chunk" in r["first"]["body"].lower(),
+              f"{r}")
+    # civetweb decodes %00 before the server sees the path, which it cuts
+    # there: /v2/models/relu%00x reads as /v2/models/relu. The front serves
+    # no files, so that only ever names a route of ours; the bound is one
+    # well-formed answer (docs/security.md).
+    r = m["nul_in_path"]
+    bound("a NUL in the path gets one well-formed answer",
+          r["statuses"] in ([200], [400], [404]), f"{r}")
+    rest_victim_served(m, "victim_after")
+
+
+def check_http_connection_flood(m):
+    victim_served(m, "grpc_victim_during")
+    # Each thread holds one connection until it times out: the stalled ones
+    # go in batches of --http_threads (docs/security.md).
+    batches = -(-m["connections"] // m["threads"])
+    wait_s = (batches + 1) * m["request_timeout_s"]
+    bound(f"a REST call waits at most {batches} + 1 request timeouts",
+          m["rest_victim_during"] == 200
+          and m["rest_victim_during_s"] <= wait_s,
+          f"{m['connections']} half-open connections, {m['threads']} threads: "
+          f"status {m['rest_victim_during']} after "
+          f"{m['rest_victim_during_s']} s (bound {wait_s} s)")
+    resources_returned(m)
+    rest_victim_served(m, "rest_victim_after")
+    bound("served at once after the flood",
+          m["rest_victim_after"]["max_latency_s"] < 1.0,
+          f"{m['rest_victim_after']['max_latency_s']} s")
+
+
+def check_http_pipeline(m):
+    bound("every pipelined request answered, in order, exactly",
+          m["answers"] == m["requests"] and m["wrong_or_out_of_order"] == 0,
+          f"{m['answers']} of {m['requests']}, "
+          f"{m['wrong_or_out_of_order']} wrong")
+
+
+def check_oip_stream_flood(m):
+    rss_within_budget(m)
+    victim_served(m)
+    bound("every bad request answered in-band, the stream OK",
+          m["stream_code"] == "OK"
+          and m["answers"] == m["answers_in_band"] == m["requests"],
+          f"{m['stream_code']}, {m['answers_in_band']} of {m['requests']}")
+    bound("log lines bounded", m["log_lines_added"] <= 10,
+          f"{m['log_lines_added']} lines")
+
+
 CHECKS = {
     "unread": (check_unread, {"hold_s": 5.0}),
     "idle": (check_idle, {}),
@@ -132,6 +233,13 @@ CHECKS = {
     "metrics": (check_metrics, {"connections": 10}),
     "drain": (check_drain, {"runs": 3, "retry": 1}),
     "malformed": (check_malformed, {}),
+    "http-duplicate-datatype": (check_http_duplicate_datatype, {}),
+    "http-decode-memory": (check_http_decode_memory, {"kind": "tokens"}),
+    "http-answer-memory": (check_http_decode_memory, {}),
+    "http-framing": (check_http_framing, {}),
+    "http-connection-flood": (check_http_connection_flood, {}),
+    "http-pipeline": (check_http_pipeline, {}),
+    "oip-stream-flood": (check_oip_stream_flood, {}),
 }
 
 

@@ -40,6 +40,8 @@ MIB = 1 << 20
 
 # The Kubernetes pod settings (deploy/k8s): the flags every attack starts from.
 POD_FLAGS = ("--max_inflight=48", "--max_message_bytes=4194304", "--threads=2")
+# What an attack on the HTTP/REST front adds: serve it on a free port.
+HTTP_FLAGS = (f"--http_address={HOST}:0",)
 
 SERVICE = "/activation.v1.ActivationService/"
 RELU = SERVICE + "Relu"
@@ -64,6 +66,25 @@ def pb2():
         from activation.v1 import activation_pb2  # noqa: E402
         _pb2 = activation_pb2
     return _pb2
+
+_oip = None
+
+
+def oip_pb2():
+    """Returns (grpc_predict_v2_pb2, grpc_predict_v2_pb2_grpc), the Open
+    Inference Protocol's messages and stubs, generated once per process."""
+    global _oip
+    if _oip is None:
+        out = tempfile.mkdtemp(prefix="adversarial-oip-")
+        subprocess.check_call([
+            "/usr/bin/protoc", f"-I{REPO}/proto", f"--python_out={out}",
+            f"--grpc_python_out={out}",
+            "--plugin=protoc-gen-grpc_python=/usr/bin/grpc_python_plugin",
+            "inference/grpc_predict_v2.proto"])
+        sys.path.insert(0, out)
+        from inference import grpc_predict_v2_pb2, grpc_predict_v2_pb2_grpc
+        _oip = (grpc_predict_v2_pb2, grpc_predict_v2_pb2_grpc)
+    return _oip
 
 
 # --- Messages -----------------------------------------------------------
@@ -136,6 +157,10 @@ class Server:
         self.log_path = os.path.join(self.workdir, "server.log")
         self.argv = [binary, f"--address={HOST}:0", f"--port_file={port_file}",
                      f"--metrics_address={HOST}:0", "--http_address=", *flags]
+        # HTTP/REST is off unless a flag names an address (HTTP_FLAGS); the
+        # port file then has a third line, the HTTP port.
+        http = [f for f in self.argv if f.startswith("--http_address=")]
+        self.serves_http = http[-1] != "--http_address="
         self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(self.argv, stdout=self._log,
                                         stderr=subprocess.STDOUT)
@@ -146,8 +171,9 @@ class Server:
                 raise RuntimeError(f"server exited {self.process.returncode}: "
                                    f"{self.log_tail()}")
             lines = _read_lines(port_file)
-            if len(lines) >= 2:
+            if len(lines) >= (3 if self.serves_http else 2):
                 self.port, self.metrics_port = int(lines[0]), int(lines[1])
+                self.http_port = int(lines[2]) if self.serves_http else None
                 break
             if time.monotonic() > deadline:
                 self.kill()
@@ -192,6 +218,18 @@ class Server:
                 break
             last = now
         return time.monotonic() - start
+
+    def resources(self):
+        """Returns {"fds": open fds, "threads": tasks} of the process."""
+        try:
+            return {"fds": len(os.listdir(f"/proc/{self.pid}/fd")),
+                    "threads": len(os.listdir(f"/proc/{self.pid}/task"))}
+        except OSError:
+            return {"fds": None, "threads": None}
+
+    def log_lines(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace").splitlines()
 
     def metrics_text(self, timeout=10.0):
         url = f"http://{HOST}:{self.metrics_port}/metrics"
@@ -713,3 +751,129 @@ class RawH2:
             self.sock.shutdown(socket.SHUT_RDWR)
         self.sock.close()
         self._reader.join(2)
+
+
+# --- HTTP/1.1 by hand ------------------------------------------------------
+
+INFER_PATH = "/v2/models/relu/infer"
+
+
+def http_post(path, body, headers=(), close=True):
+    """Returns the bytes of a POST with `body`, a Content-Length of its size
+    unless `headers` (pairs of str) give one, and Connection: close."""
+    lines = [f"POST {path} HTTP/1.1", f"Host: {HOST}"]
+    if close:
+        lines.append("Connection: close")
+    if not any(k.lower() in ("content-length", "transfer-encoding")
+               for k, _ in headers):
+        lines.append(f"Content-Length: {len(body)}")
+    lines += [f"{k}: {v}" for k, v in headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + bytes(body)
+
+
+def http_exchange(port, data, timeout=10.0, shut_write=True):
+    """Sends `data` on a new connection and reads until the server closes it
+    or `timeout` passes. Returns (responses, closed_by_server): each response
+    {"status", "headers" (lowercase names), "body"} as parsed from the
+    bytes, several when the server answered several requests."""
+    sock = socket.create_connection((HOST, port), timeout=timeout)
+    received = bytearray()
+    closed = False
+    deadline = time.monotonic() + timeout
+    try:
+        sock.sendall(data)
+        if shut_write:
+            sock.shutdown(socket.SHUT_WR)
+        while time.monotonic() < deadline:
+            if not _readable(sock, min(0.2, deadline - time.monotonic())):
+                continue
+            chunk = sock.recv(1 << 20)
+            if not chunk:
+                closed = True
+                break
+            received += chunk
+    except OSError:
+        closed = True
+    finally:
+        sock.close()
+    return parse_http_responses(bytes(received)), closed
+
+
+def parse_http_responses(data):
+    """Splits `data` into HTTP/1.x responses (Content-Length framed)."""
+    responses = []
+    while data:
+        head, sep, rest = data.partition(b"\r\n\r\n")
+        if not sep:
+            responses.append({"status": None, "headers": {},
+                              "body": data[:200]})
+            break
+        lines = head.decode(errors="replace").split("\r\n")
+        parts = lines[0].split(" ", 2)
+        status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        length = int(headers.get("content-length", len(rest)))
+        responses.append({"status": status, "headers": headers,
+                          "body": rest[:length]})
+        data = rest[length:]
+    return responses
+
+
+def infer_json(data, datatype="FP32", shape=None, extra=""):
+    """Returns an infer request's JSON: one input of `data` (a list, or JSON
+    text), `shape` (default: [len(data)]), and `extra` text appended to the
+    top-level object (e.g. ',"id":"7"')."""
+    if shape is None:
+        shape = [len(data)]
+    text = data if isinstance(data, str) else json.dumps(data)
+    return ('{"inputs":[{"name":"input","shape":%s,"datatype":"%s","data":%s}]'
+            '%s}' % (json.dumps(shape), datatype, text, extra)).encode()
+
+
+def http_victim(port, calls=10, timeout=2.0):
+    """A polite REST client: `calls` times, on a new connection each, an
+    infer of 4 FP32 values checked exactly, and GET /v2/health/ready.
+
+    Returns {"infer": {status: count}, "infer_wrong": n, "ready": {...},
+    "max_latency_s": ...}; a status of 0 means no answer within `timeout`.
+    """
+    request = http_post(INFER_PATH, infer_json([-2.0, -1.0, 0.5, 3.0]))
+    ready = (f"GET /v2/health/ready HTTP/1.1\r\nHost: {HOST}\r\n"
+             "Connection: close\r\n\r\n").encode()
+    codes, ready_codes, wrong, worst = {}, {}, 0, 0.0
+    for _ in range(calls):
+        for data, counts in ((request, codes), (ready, ready_codes)):
+            start = time.monotonic()
+            try:
+                responses, _ = http_exchange(port, data, timeout=timeout)
+            except OSError:
+                responses = []
+            worst = max(worst, time.monotonic() - start)
+            status = responses[0]["status"] if responses else 0
+            status = status or 0
+            counts[status] = counts.get(status, 0) + 1
+            if data is request and status == 200:
+                answer = json.loads(responses[0]["body"])
+                if answer["outputs"][0]["data"] != [0, 0, 0.5, 3]:
+                    wrong += 1
+    return {"infer": codes, "infer_wrong": wrong, "ready": ready_codes,
+            "max_latency_s": round(worst, 3)}
+
+
+class HttpVictimThread(threading.Thread):
+    """Runs http_victim() in a thread; .result holds its dict once joined."""
+
+    def __init__(self, port, **kwargs):
+        super().__init__(daemon=True)
+        self._args = (port, kwargs)
+        self.result = None
+
+    def run(self):
+        port, kwargs = self._args
+        try:
+            self.result = http_victim(port, **kwargs)
+        except Exception as e:  # noqa: BLE001 - reported, not raised
+            self.result = {"error": repr(e)}

@@ -67,6 +67,32 @@ TEST(OipJsonTest, NestingElsewhereIsRefusedAtItsFirstLevel) {
                                         "id: did not expect an object"));
 }
 
+TEST(OipJsonTest, AKeyGivenTwiceIsRefused) {
+  // A second "datatype" after the data once re-typed the decoded bytes
+  // (heap bytes answered, or a crash for a larger second type).
+  EXPECT_THAT(
+      Decode(R"({"inputs": [{"name": "input", "datatype": "INT8", "shape": )"
+             R"([2], "data": [1, 2], "datatype": "FP64"}]})"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               "inputs[0].datatype is given twice"));
+  EXPECT_THAT(
+      Decode(R"({"inputs": [{"name": "input", "datatype": "FP32", "shape": )"
+             R"([2], "data": [1, 2], "data": [3, 4]}]})"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               "inputs[0].data is given twice"));
+  EXPECT_THAT(
+      Decode(R"({"inputs": [{"name": "input", "datatype": "FP32", "shape": )"
+             R"([1], "shape": [1], "data": [1]}]})"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               "inputs[0].shape is given twice"));
+  EXPECT_THAT(
+      Decode(R"({"parameters": {"max_value": 1, "max_value": 2}, "inputs": [)"
+             R"({"name": "input", "datatype": "FP32", "shape": [1], )"
+             R"("data": [1]}]})"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               "parameters.max_value is given twice"));
+}
+
 TEST(OipJsonTest, TruncatedAndBinaryGarbageAreInvalidJson) {
   EXPECT_THAT(Decode(Request("[2]", "[1, ")),
               StatusIs(absl::StatusCode::kInvalidArgument,
