@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <optional>
@@ -262,16 +263,20 @@ absl::Status ReadBody(mg_connection* connection, int64_t limit,
     }
     return absl::OkStatus();
   }
-  // Chunked: read until its end or past the limit.
-  char buffer[64 << 10];
+  // Chunked: read until its end or past the limit, straight into `body`
+  // (civetweb's threads have small stacks: no buffer there).
+  constexpr size_t kStep = 64 << 10;
   int n;
-  while ((n = mg_read(connection, buffer, sizeof(buffer))) > 0) {
-    body.append(buffer, static_cast<size_t>(n));
+  do {
+    const size_t size = body.size();
+    body.resize(size + kStep);
+    n = mg_read(connection, body.data() + size, kStep);
+    body.resize(size + static_cast<size_t>(std::max(n, 0)));
     if (body.size() > static_cast<uint64_t>(limit)) {
       mg_disable_connection_keep_alive(connection);
       return over(absl::StrCat("more than ", limit));
     }
-  }
+  } while (n > 0);
   if (n < 0) {  // a chunk size that is no number, or the body cut short
     mg_disable_connection_keep_alive(connection);
     return absl::InvalidArgumentError(

@@ -29,7 +29,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 
 die() { echo "run_example: $*" >&2; exit 1; }
 
-readonly kClients="python, node, python_oip_grpc, python_oip_rest or node_oip"
+readonly kClients="python, node, python_oip_grpc, python_oip_rest, node_oip or readme_curl"
 [[ $# -eq 2 ]] || die "usage: $0 SERVER_BINARY CLIENT (CLIENT: $kClients)"
 server_binary="$1"
 language="$2"
@@ -41,6 +41,7 @@ case "$language" in
   python_oip_grpc) client=(/usr/bin/python3 "$root/examples/python/oip_grpc_client.py"); fronts=grpc ;;
   python_oip_rest) client=(/usr/bin/python3 "$root/examples/python/oip_rest_client.py"); fronts=http ;;
   node_oip) client=(node "$root/examples/node/oip_client.js"); fronts="grpc http" ;;
+  readme_curl) client=(/usr/bin/python3 "$root/tests/interop/readme_curl.py"); fronts=http ;;
   *) die "unknown client '$language', want $kClients" ;;
 esac
 

@@ -283,6 +283,16 @@ TEST_F(HttpTest, BinaryInputWithJsonOutputAndNestedData) {
   const std::vector<int16_t> expected = {0, 4, 5, 0};
   EXPECT_EQ(nested.body.substr(nested.body.size() - 8),
             std::string(reinterpret_cast<const char*>(expected.data()), 8));
+
+  // Nested --max_rank (64) deep: the reader recurses once a level, on one
+  // of civetweb's threads (small stacks; the ASan build checks them).
+  std::string shape = "1";
+  for (int i = 1; i < 64; ++i) shape += ",1";
+  const HttpResponse deep = Post(absl::StrCat(
+      R"({"inputs":[{"name":"input","datatype":"FP32","shape":[)", shape,
+      R"(],"data":)", std::string(64, '['), "-4", std::string(64, ']'), "}]}"));
+  ASSERT_EQ(deep.code, 200) << deep.body;
+  EXPECT_THAT(deep.body, HasSubstr(R"("data":[0])"));
 }
 
 TEST_F(HttpTest, NumbersConvertExactlyAndPrintShortest) {
