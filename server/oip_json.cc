@@ -1,5 +1,8 @@
 #include "server/oip_json.h"
 
+#include <pthread.h>
+
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -11,6 +14,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
@@ -719,6 +723,66 @@ void AppendJsonString(absl::string_view text, std::string& out) {
   out += '"';
 }
 
+namespace {
+
+// The levels around a request's data: the request, inputs, the input.
+constexpr int kEnvelopeDepth = 3;
+// Nesting parsed on the calling thread; deeper goes to a thread with a
+// kDeepStackBytes stack.
+constexpr int kShallowDepth = 8;
+constexpr size_t kDeepStackBytes = size_t{8} << 20;
+
+// Returns the deepest nesting of arrays and objects in `json` (strings
+// skipped; malformed JSON is the reader's to refuse).
+int NestingDepth(absl::string_view json) {
+  int depth = 0;
+  int deepest = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < json.size(); ++i) {
+    const char c = json[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+// Runs `fn` on a thread of its own with a stack of `bytes`, and waits for
+// it. Unavailable when no such thread can be made.
+absl::Status RunOnStackOf(size_t bytes, absl::FunctionRef<void()> fn) {
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, bytes);
+  pthread_t thread;
+  const int error = pthread_create(
+      &thread, &attr,
+      [](void* f) -> void* {
+        (*static_cast<absl::FunctionRef<void()>*>(f))();
+        return nullptr;
+      },
+      &fn);
+  pthread_attr_destroy(&attr);
+  if (error != 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot start a thread to read deeply nested JSON (",
+                     std::strerror(error), ")"));
+  }
+  pthread_join(thread, nullptr);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<JsonInfer> DecodeJsonInfer(std::string& body, size_t json_size,
                                           uint64_t max_elements, int max_rank) {
   if (json_size > body.size()) {
@@ -746,18 +810,37 @@ absl::StatusOr<JsonInfer> DecodeJsonInfer(std::string& body, size_t json_size,
   if (std::memchr(json, '\0', json_size) != nullptr) {
     return Invalid("the JSON request holds a NUL byte");
   }
-  RequestHandler handler(max_elements, max_rank);
-  rapidjson::Reader reader;
-  rapidjson::InsituStringStream stream(json);
-  constexpr unsigned kFlags =
-      rapidjson::kParseInsituFlag | rapidjson::kParseNumbersAsStringsFlag |
-      rapidjson::kParseNanAndInfFlag | rapidjson::kParseValidateEncodingFlag;
   // The reader recurses once per nesting level, and stops as soon as the
   // handler refuses a value: the handler takes arrays and objects only where
-  // the protocol has them, and data arrays max_rank deep, so a client's
-  // nesting cannot exhaust the stack. (RapidJSON 1.1's iterative mode would
-  // not recurse, but its stack does UB on a refusal: UBSan, fuzz_oip_json.)
-  const rapidjson::ParseResult result = reader.Parse<kFlags>(stream, handler);
+  // the protocol has them, and data arrays max_rank deep. (RapidJSON 1.1's
+  // iterative mode would not recurse, but its stack does UB on its first
+  // push: UBSan, fuzz_oip_json.) Deeper than kShallowDepth, the reader gets
+  // a stack of its own: civetweb's threads have 100 KiB.
+  const int depth = NestingDepth(absl::string_view(json, json_size));
+  if (depth > max_rank + kEnvelopeDepth) {
+    return Invalid("the JSON nests ", depth,
+                   " levels deep; a request of a "
+                   "tensor of at most ",
+                   max_rank,
+                   " dimensions (--max_rank) "
+                   "nests at most ",
+                   max_rank + kEnvelopeDepth);
+  }
+  RequestHandler handler(max_elements, max_rank);
+  rapidjson::ParseResult result;
+  auto parse = [&] {
+    rapidjson::Reader reader;
+    rapidjson::InsituStringStream stream(json);
+    constexpr unsigned kFlags =
+        rapidjson::kParseInsituFlag | rapidjson::kParseNumbersAsStringsFlag |
+        rapidjson::kParseNanAndInfFlag | rapidjson::kParseValidateEncodingFlag;
+    result = reader.Parse<kFlags>(stream, handler);
+  };
+  if (depth <= kShallowDepth) {
+    parse();
+  } else if (absl::Status s = RunOnStackOf(kDeepStackBytes, parse); !s.ok()) {
+    return s;
+  }
   if (result.IsError()) {
     if (!handler.error().ok()) return handler.error();
     return Invalid("the body is not valid JSON: ",
