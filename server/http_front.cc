@@ -1,10 +1,7 @@
 #include "server/http_front.h"
 
 #include <civetweb.h>
-#include <netdb.h>
 #include <openssl/ssl.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -25,6 +22,7 @@
 #include "server/auth.h"
 #include "server/call.h"
 #include "server/call_gate.h"
+#include "server/civetweb_listener.h"
 #include "server/client_text.h"
 #include "server/metrics.h"
 #include "server/oip.h"
@@ -453,24 +451,6 @@ std::string ListeningPort(const std::string& address, bool tls) {
 }
 
 }  // namespace
-
-void WakeListener(int port) {
-  for (const char* host : {"127.0.0.1", "::1"}) {
-    addrinfo hints{};
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
-    addrinfo* found = nullptr;
-    if (getaddrinfo(host, std::to_string(port).c_str(), &hints, &found) != 0) {
-      continue;
-    }
-    const int fd = socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    const bool connected =
-        fd >= 0 && connect(fd, found->ai_addr, found->ai_addrlen) == 0;
-    if (fd >= 0) close(fd);
-    freeaddrinfo(found);
-    if (connected) return;
-  }
-}
 
 absl::StatusOr<std::unique_ptr<HttpFront>> HttpFront::Start(
     const ServerOptions& options, const Backend& backend,

@@ -67,11 +67,6 @@ class HttpFront {
   int port_ = 0;
 };
 
-// Opens and closes a TCP connection to `port` on the loopback address, so
-// that a civetweb listener (bound there or to a wildcard) wakes from its
-// poll and notices it is being stopped.
-void WakeListener(int port);
-
 }  // namespace activation::server
 
 #endif  // ACTIVATION_SERVER_HTTP_FRONT_H_

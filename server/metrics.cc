@@ -1,9 +1,5 @@
 #include "server/metrics.h"
 
-#include <netdb.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <exception>
 #include <optional>
@@ -24,6 +20,7 @@
 #include "prometheus/metric_family.h"
 #include "prometheus/text_serializer.h"
 #include "server/call_gate.h"
+#include "server/civetweb_listener.h"
 #include "server/process_metrics.h"
 #include "server/status.h"
 #include "wire/convert.h"
@@ -105,26 +102,6 @@ constexpr int kHttpCodes[] = {200, 400, 401, 404, 413, 429,
 // p99 of a 100 us call; the same for gRPC and HTTP.
 prometheus::Histogram::BucketBoundaries LatencyBuckets() {
   return Geometric(25e-6, 1.5, 30.0);
-}
-
-// Opens and closes a TCP connection to `port` on the loopback address,
-// which the listener accepts whether it was bound to it or to a wildcard.
-void WakeListener(int port) {
-  for (const char* host : {"127.0.0.1", "::1"}) {
-    addrinfo hints{};
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
-    addrinfo* found = nullptr;
-    if (getaddrinfo(host, std::to_string(port).c_str(), &hints, &found) != 0) {
-      continue;
-    }
-    const int fd = socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    const bool connected =
-        fd >= 0 && connect(fd, found->ai_addr, found->ai_addrlen) == 0;
-    if (fd >= 0) close(fd);
-    freeaddrinfo(found);
-    if (connected) return;
-  }
 }
 
 }  // namespace
