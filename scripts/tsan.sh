@@ -37,13 +37,13 @@ export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 history_size=7 \
 suppressions=$repo/tests/tsan/suppressions.txt log_path=$reports/tsan \
 ${TSAN_OPTIONS:-}"
 status=0
-# Two tests time a 256-512 MiB computation against a cancellation or a
-# refusal (the engine must be caught mid-compute); TSan's 10-60x slowdown of
-# the upload and the compute, next to another test, breaks their timing (seen
-# in CI once each), so they run in the Release and ASan passes only.
+# One test times a 512 MiB computation against a client's cancellation (the
+# engine must be caught mid-compute); TSan's slowdown of the upload and the
+# compute, next to another test, breaks that timing (seen in CI), so it runs
+# in the Release and ASan passes only.
 ctest --test-dir "$build" --output-on-failure -j "$jobs" \
   -L 'unit|e2e' -LE 'container|adversarial|deploy|prometheus|lint' \
-  -E 'CancellationTest.ClientCancellationIsCancelledAndServerStaysHealthy|MetricsTest.KnownMixOfCallsGivesExactCounts' \
+  -E 'CancellationTest.ClientCancellationIsCancelledAndServerStaysHealthy' \
   "${ctest_args[@]}" || status=$?
 
 # (absl_mutex_unannotated_race, which must report, logs to ctest instead.)
