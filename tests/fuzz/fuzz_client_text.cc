@@ -102,8 +102,13 @@ void CheckQuote(absl::string_view text) {
 }
 
 void CheckMethodPath(absl::string_view path) {
+  // Health, reflection and the Open Inference Protocol's liveness and
+  // readiness (probes carry no token); every other method needs it.
   const bool open = path.substr(0, 23) == "/grpc.health.v1.Health/" ||
-                    path.substr(0, 17) == "/grpc.reflection.";
+                    path.substr(0, 17) == "/grpc.reflection." ||
+                    path == "/inference.GRPCInferenceService/ServerLive" ||
+                    path == "/inference.GRPCInferenceService/ServerReady" ||
+                    path == "/inference.GRPCInferenceService/ModelReady";
   if (server::NeedsToken(path) == open) {
     Fail(open ? "an open method needs the token" : "a method escapes the token",
          path, "");
