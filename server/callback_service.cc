@@ -84,31 +84,18 @@ struct ReluStep {
 grpc::ServerUnaryReactor* CallbackService::Relu(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
-  return ServeUnary(
-      backend_.metrics, Metrics::Rpc::kRelu, context,
-      [&](Call& call) {
-        // The token before the bytes: a refused caller costs no parse.
-        if (absl::Status s = call.Authorize(*backend_.gate); !s.ok()) {
-          call.Received();
-          return s;
-        }
-        // gRPC runs a ByteBuffer handler even when the message never
-        // arrived (the client cancelled or went away while sending it):
-        // that is no invalid request.
-        if (!request->Valid()) {
-          return absl::CancelledError("the request message did not arrive");
-        }
-        // The bytes are ours for the call; parsing moves them into the
-        // request, computed in place and moved on into the response.
-        MessageArena arena;
-        auto* parsed = arena.Create<v1::ReluRequest>();
-        absl::Status s =
-            ParseRequest(const_cast<grpc::ByteBuffer*>(request), parsed);
-        call.Received(PayloadBytes(parsed->input()));
-        if (!s.ok()) return s;
-        return Compute(backend_, call, arena, parsed, response);
-      },
-      backend_.calls);
+  return ServeRawUnary(backend_, Metrics::Rpc::kRelu, context, request,
+                       [&](Call& call, grpc::ByteBuffer* bytes) {
+                         // Parsing moves the bytes into the request, computed
+                         // in place and moved on into the response.
+                         MessageArena arena;
+                         auto* parsed = arena.Create<v1::ReluRequest>();
+                         absl::Status s = ParseRequest(bytes, parsed);
+                         call.Received(PayloadBytes(parsed->input()));
+                         if (!s.ok()) return s;
+                         return Compute(backend_, call, arena, parsed,
+                                        response);
+                       });
 }
 
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*

@@ -21,6 +21,35 @@ struct Backend {
   const InferHandler* infer = nullptr;  // the Open Inference Protocol's
 };
 
+// Serves a unary call of `rpc` whose request comes as bytes: the token is
+// checked before the bytes are touched, a message that never arrived is
+// CANCELLED, else `body(call, bytes)` (the bytes are the call's to move
+// from) returns the status, having filled `response`.
+template <typename Body>
+grpc::ServerUnaryReactor* ServeRawUnary(const Backend& backend,
+                                        Metrics::Rpc rpc,
+                                        grpc::CallbackServerContext* context,
+                                        const grpc::ByteBuffer* request,
+                                        Body&& body) {
+  return ServeUnary(
+      backend.metrics, rpc, context,
+      [&](Call& call) {
+        // The token before the bytes: a refused caller costs no parse.
+        if (absl::Status s = call.Authorize(*backend.gate); !s.ok()) {
+          call.Received();
+          return s;
+        }
+        // gRPC runs a ByteBuffer handler even when the message never
+        // arrived (the client cancelled or went away while sending it):
+        // that is no invalid request.
+        if (!request->Valid()) {
+          return absl::CancelledError("the request message did not arrive");
+        }
+        return body(call, const_cast<grpc::ByteBuffer*>(request));
+      },
+      backend.calls);
+}
+
 // Relu and ReluStream take their messages as bytes and parse them
 // themselves, so that bytes that are no ReluRequest get INVALID_ARGUMENT
 // with a message (gRPC's own parse answers without one). Thread-safe.

@@ -172,22 +172,10 @@ grpc::ServerUnaryReactor* OipService::ModelMetadata(
 grpc::ServerUnaryReactor* OipService::ModelInfer(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
-  return ServeUnary(
-      backend_.metrics, Metrics::Rpc::kModelInfer, context,
-      [&](Call& call) {
-        // The token before the bytes: a refused caller costs no parse.
-        if (absl::Status s = call.Authorize(*backend_.gate); !s.ok()) {
-          call.Received();
-          return s;
-        }
-        if (!request->Valid()) {
-          return absl::CancelledError("the request message did not arrive");
-        }
-        // The bytes are ours for the call (see CallbackService::Relu).
-        return InferBytes(backend_, call,
-                          const_cast<grpc::ByteBuffer*>(request), response);
-      },
-      backend_.calls);
+  return ServeRawUnary(backend_, Metrics::Rpc::kModelInfer, context, request,
+                       [&](Call& call, grpc::ByteBuffer* bytes) {
+                         return InferBytes(backend_, call, bytes, response);
+                       });
 }
 
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*
