@@ -16,6 +16,7 @@
 #include "benchmark/benchmark.h"
 #include "core/dtype.h"
 #include "core/engine.h"
+#include "core/internal/bits.h"
 #include "core/relu.h"
 #include "tbb/blocked_range.h"
 #include "tbb/info.h"
@@ -168,10 +169,42 @@ BENCHMARK_CAPTURE(BM_Relu, int8_out_of_place_slope0, DataType::kInt8, false,
 // Every dtype in both modes (KERAS is floating point only), slope and cap
 // active, out of place on one thread, next to memcpy of the same bytes: the
 // table "Every dtype" of docs/BENCHMARKS.md.
-void BM_ReluMode(benchmark::State& state, DataType dtype, Mode mode) {
+// What a floating-point tensor holds: random bits (every exponent alike: one
+// element in 256 of a float32 or bfloat16 is subnormal, and more products
+// with the slope are) or values drawn from N(0, 4^2) as activations hold
+// (no subnormal input or product). Integers are always random bits.
+enum class Values { kRandomBits, kNormal };
+
+std::vector<uint8_t> NormalValues(DataType dtype, size_t count) {
+  std::vector<uint8_t> data(count * ItemSize(dtype));
+  std::mt19937 rng(1);
+  std::normal_distribution<double> dist(0, 4);
+  for (size_t i = 0; i < count; ++i) {
+    const double v = dist(rng);
+    uint8_t* p = data.data() + i * ItemSize(dtype);
+    if (dtype == DataType::kFloat64) {
+      std::memcpy(p, &v, 8);
+    } else if (dtype == DataType::kFloat32) {
+      const float f = static_cast<float>(v);
+      std::memcpy(p, &f, 4);
+    } else {
+      const float f = static_cast<float>(v);
+      const uint16_t h = dtype == DataType::kFloat16
+                             ? internal::FloatToHalfBits(f)
+                             : internal::FloatToBFloat16Bits(f);
+      std::memcpy(p, &h, 2);
+    }
+  }
+  return data;
+}
+
+void BM_ReluMode(benchmark::State& state, DataType dtype, Mode mode,
+                 Values values) {
   const size_t count = static_cast<size_t>(state.range(0));
   const size_t bytes = count * ItemSize(dtype);
-  const std::vector<uint8_t> in = RandomBytes(bytes);
+  const std::vector<uint8_t> in = values == Values::kNormal
+                                      ? NormalValues(dtype, count)
+                                      : RandomBytes(bytes);
   std::vector<uint8_t> out(bytes, 1);
   ReluParams params;
   params.max_value = 6.0;
@@ -200,9 +233,17 @@ BENCHMARK_CAPTURE(BM_Memcpy, bytes2, 2)->Apply(EveryDtypeSizes);
 BENCHMARK_CAPTURE(BM_Memcpy, bytes4, 4)->Apply(EveryDtypeSizes);
 BENCHMARK_CAPTURE(BM_Memcpy, bytes8, 8)->Apply(EveryDtypeSizes);
 #define ACTIVATION_BENCH_DTYPE(name, dtype)                                   \
-  BENCHMARK_CAPTURE(BM_ReluMode, name##_documented, dtype, Mode::kDocumented) \
+  BENCHMARK_CAPTURE(BM_ReluMode, name##_documented, dtype, Mode::kDocumented, \
+                    Values::kRandomBits)                                      \
       ->Apply(EveryDtypeSizes);                                               \
-  BENCHMARK_CAPTURE(BM_ReluMode, name##_keras, dtype, Mode::kKeras)           \
+  BENCHMARK_CAPTURE(BM_ReluMode, name##_keras, dtype, Mode::kKeras,           \
+                    Values::kRandomBits)                                      \
+      ->Apply(EveryDtypeSizes);                                               \
+  BENCHMARK_CAPTURE(BM_ReluMode, name##_documented_normal, dtype,             \
+                    Mode::kDocumented, Values::kNormal)                       \
+      ->Apply(EveryDtypeSizes);                                               \
+  BENCHMARK_CAPTURE(BM_ReluMode, name##_keras_normal, dtype, Mode::kKeras,    \
+                    Values::kNormal)                                          \
       ->Apply(EveryDtypeSizes)
 ACTIVATION_BENCH_DTYPE(float32, DataType::kFloat32);
 ACTIVATION_BENCH_DTYPE(float64, DataType::kFloat64);
@@ -210,28 +251,28 @@ ACTIVATION_BENCH_DTYPE(float16, DataType::kFloat16);
 ACTIVATION_BENCH_DTYPE(bfloat16, DataType::kBFloat16);
 #undef ACTIVATION_BENCH_DTYPE
 BENCHMARK_CAPTURE(BM_ReluMode, int8_documented, DataType::kInt8,
-                  Mode::kDocumented)
+                  Mode::kDocumented, Values::kRandomBits)
     ->Apply(EveryDtypeSizes);
 BENCHMARK_CAPTURE(BM_ReluMode, uint8_documented, DataType::kUInt8,
-                  Mode::kDocumented)
+                  Mode::kDocumented, Values::kRandomBits)
     ->Apply(EveryDtypeSizes);
 BENCHMARK_CAPTURE(BM_ReluMode, int16_documented, DataType::kInt16,
-                  Mode::kDocumented)
+                  Mode::kDocumented, Values::kRandomBits)
     ->Apply(EveryDtypeSizes);
 BENCHMARK_CAPTURE(BM_ReluMode, uint16_documented, DataType::kUInt16,
-                  Mode::kDocumented)
+                  Mode::kDocumented, Values::kRandomBits)
     ->Apply(EveryDtypeSizes);
 BENCHMARK_CAPTURE(BM_ReluMode, int32_documented, DataType::kInt32,
-                  Mode::kDocumented)
+                  Mode::kDocumented, Values::kRandomBits)
     ->Apply(EveryDtypeSizes);
 BENCHMARK_CAPTURE(BM_ReluMode, uint32_documented, DataType::kUInt32,
-                  Mode::kDocumented)
+                  Mode::kDocumented, Values::kRandomBits)
     ->Apply(EveryDtypeSizes);
 BENCHMARK_CAPTURE(BM_ReluMode, int64_documented, DataType::kInt64,
-                  Mode::kDocumented)
+                  Mode::kDocumented, Values::kRandomBits)
     ->Apply(EveryDtypeSizes);
 BENCHMARK_CAPTURE(BM_ReluMode, uint64_documented, DataType::kUInt64,
-                  Mode::kDocumented)
+                  Mode::kDocumented, Values::kRandomBits)
     ->Apply(EveryDtypeSizes);
 
 BENCHMARK(BM_ReluSerialLoop)->RangeMultiplier(4)->Range(256, 1 << 18);

@@ -409,8 +409,13 @@ ACTIVATION_F16C_TARGET __attribute__((flatten)) void ReluFloat16F16C(
 // functions of different targets that these rely on; see ApplyToEight).
 #if !defined(__clang__)
 #define ACTIVATION_AVX512_KERNELS 1
-#define ACTIVATION_AVX512_TARGET \
-  __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,f16c")))
+// With AVX512_BF16 for vcvtneps2bf16, which only the BFLOAT16 kernel for
+// CPUs that have it executes (CpuHasAvx512Bf16); GCC generates no BF16
+// instruction of its own.
+#define ACTIVATION_AVX512_TARGET                             \
+  __attribute__((                                            \
+      target("avx512f,avx512bw,avx512dq,avx512vl,avx2,f16c," \
+             "avx512bf16")))
 #define ACTIVATION_VBMI_TARGET \
   __attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi")))
 
@@ -428,6 +433,12 @@ bool CpuHasAvx512Vbmi() {
   return has;
 }
 
+bool CpuHasAvx512Bf16() {
+  static const bool has =
+      CpuHasAvx512() && __builtin_cpu_supports("avx512bf16");
+  return has;
+}
+
 // GCC 12's avx512fintrin.h trips -Wmaybe-uninitialized on the
 // _mm512_undefined_ps() it passes as the unused merge source (GCC bug
 // 105593, fixed in GCC 13).
@@ -436,10 +447,34 @@ bool CpuHasAvx512Vbmi() {
 
 namespace {
 
+// The 16-bit floats of the AVX-512 kernels, and how BFLOAT16 narrows: in
+// integers (BFloat16BitsFromFloatBits) or with AVX512_BF16's vcvtneps2bf16.
+enum class Half { kFloat16, kBFloat16, kBFloat16Native };
+
+// Rounds the sixteen floats `x` to bfloat16 with vcvtneps2bf16: round to
+// nearest even, NaN quieted as BFloat16BitsFromFloatBits does. It reads
+// subnormal floats as zero, so lanes holding one round in integers.
+ACTIVATION_AVX512_TARGET inline __m256i NarrowToBFloat16(__m512 x) {
+  using U32x16 = uint32_t __attribute__((vector_size(64)));
+  const __m256i narrowed = reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(x));
+  const __m512i bits = _mm512_castps_si512(x);
+  // 1 <= |bits| <= 0x7FFFFF: subnormal, not zero.
+  const __mmask16 subnormal = _mm512_cmplt_epu32_mask(
+      _mm512_sub_epi32(_mm512_and_si512(bits, _mm512_set1_epi32(0x7fffffff)),
+                       _mm512_set1_epi32(1)),
+      _mm512_set1_epi32(0x7fffff));
+  if (subnormal == 0) return narrowed;
+  const U32x16 rounded =
+      BFloat16BitsFromFloatBits(reinterpret_cast<U32x16>(bits));
+  return _mm256_mask_blend_epi16(
+      subnormal, narrowed,
+      _mm512_cvtepi32_epi16(reinterpret_cast<__m512i>(rounded)));
+}
+
 // ReluEightHalves on `n` (1 to 16) FLOAT16 or BFLOAT16 elements in a ymm
 // register: the lanes past `n` are neither read nor written. BFLOAT16 widens
-// with a shift and narrows with FloatToBFloat16Bits's integer rounding.
-template <bool kBFloat16, typename Op>
+// with a shift.
+template <Half kHalf, typename Op>
 ACTIVATION_AVX512_TARGET inline void ReluSixteenHalves(const Op& op,
                                                        const uint8_t* in,
                                                        uint8_t* out,
@@ -451,12 +486,16 @@ ACTIVATION_AVX512_TARGET inline void ReluSixteenHalves(const Op& op,
               : _mm256_maskz_loadu_epi16(lanes, in);
   __m256i narrowed;
   __mmask16 is_nan;
-  if constexpr (kBFloat16) {
+  if constexpr (kHalf != Half::kFloat16) {
     const __m512i wide = _mm512_slli_epi32(_mm512_cvtepu16_epi32(halves), 16);
     const __m512 results = op(_mm512_castsi512_ps(wide));
-    const U32x16 rounded = BFloat16BitsFromFloatBits(
-        reinterpret_cast<U32x16>(_mm512_castps_si512(results)));
-    narrowed = _mm512_cvtepi32_epi16(reinterpret_cast<__m512i>(rounded));
+    if constexpr (kHalf == Half::kBFloat16Native) {
+      narrowed = NarrowToBFloat16(results);
+    } else {
+      const U32x16 rounded = BFloat16BitsFromFloatBits(
+          reinterpret_cast<U32x16>(_mm512_castps_si512(results)));
+      narrowed = _mm512_cvtepi32_epi16(reinterpret_cast<__m512i>(rounded));
+    }
     is_nan = _mm256_cmpgt_epi16_mask(
         _mm256_and_si256(halves, _mm256_set1_epi16(0x7fff)),
         _mm256_set1_epi16(0x7f80));
@@ -488,31 +527,135 @@ ACTIVATION_VBMI_TARGET inline __m512i LookUp64(__m512i x, __m512i t0,
 
 }  // namespace
 
-// FLOAT16 (kBFloat16 false) or BFLOAT16 with AVX-512, sixteen elements per
-// step; the tail through masked loads and stores.
-template <bool kBFloat16>
+// FLOAT16 or BFLOAT16 with AVX-512, sixteen elements per step; the tail
+// through masked loads and stores.
+template <Half kHalf>
 ACTIVATION_AVX512_TARGET __attribute__((flatten)) void ReluHalvesAvx512(
     const FloatConstants& c, const uint8_t* in, uint8_t* out, size_t count) {
   constexpr size_t kStep = 16;
   WithFloatOp<float>(c, [&](const auto& op) {
     size_t i = 0;
     for (; i + kStep <= count; i += kStep) {
-      ReluSixteenHalves<kBFloat16>(op, in + 2 * i, out + 2 * i);
+      ReluSixteenHalves<kHalf>(op, in + 2 * i, out + 2 * i);
     }
     if (i < count) {
-      ReluSixteenHalves<kBFloat16>(op, in + 2 * i, out + 2 * i, count - i);
+      ReluSixteenHalves<kHalf>(op, in + 2 * i, out + 2 * i, count - i);
     }
   });
 }
 
 void ReluFloat16Avx512(const FloatConstants& c, const uint8_t* in, uint8_t* out,
                        size_t count) {
-  ReluHalvesAvx512<false>(c, in, out, count);
+  ReluHalvesAvx512<Half::kFloat16>(c, in, out, count);
 }
 
 void ReluBFloat16Avx512(const FloatConstants& c, const uint8_t* in,
                         uint8_t* out, size_t count) {
-  ReluHalvesAvx512<true>(c, in, out, count);
+  ReluHalvesAvx512<Half::kBFloat16>(c, in, out, count);
+}
+
+void ReluBFloat16Avx512Bf16(const FloatConstants& c, const uint8_t* in,
+                            uint8_t* out, size_t count) {
+  ReluHalvesAvx512<Half::kBFloat16Native>(c, in, out, count);
+}
+
+// SaturatingTrunc<I>(slope * (x - threshold)) on eight int32 lanes holding
+// values of I, computed as IntOp computes it: convert to double, subtract,
+// multiply, clamp to I, truncate.
+template <typename I>
+ACTIVATION_AVX512_TARGET inline __m256i NegativeBranch(__m256i x, __m512d slope,
+                                                       __m512d threshold) {
+  const __m512d d =
+      _mm512_mul_pd(slope, _mm512_sub_pd(_mm512_cvtepi32_pd(x), threshold));
+  const __m512d low = _mm512_set1_pd(std::numeric_limits<I>::min());
+  const __m512d high = _mm512_set1_pd(std::numeric_limits<I>::max());
+  return _mm512_cvttpd_epi32(_mm512_min_pd(_mm512_max_pd(d, low), high));
+}
+
+// NegativeBranch on sixteen int32 lanes.
+template <typename I>
+ACTIVATION_AVX512_TARGET inline __m512i NegativeBranch(__m512i x, __m512d slope,
+                                                       __m512d threshold) {
+  const __m256i low =
+      NegativeBranch<I>(_mm512_castsi512_si256(x), slope, threshold);
+  const __m256i high =
+      NegativeBranch<I>(_mm512_extracti64x4_epi64(x, 1), slope, threshold);
+  return _mm512_inserti64x4(_mm512_castsi256_si512(low), high, 1);
+}
+
+// IntOp with a slope on `n` (1 to 16) INT16 or INT32 elements; past `n`,
+// neither reads nor writes.
+template <typename I, bool kHasMax>
+ACTIVATION_AVX512_TARGET inline void ReluSixteenInts(
+    const IntConstants& c, __m512d slope, __m512d threshold, const uint8_t* in,
+    uint8_t* out, size_t n = 16) {
+  static_assert(std::is_same_v<I, int16_t> || std::is_same_v<I, int32_t>);
+  const __mmask16 lanes = static_cast<__mmask16>((1u << n) - 1);
+  __m512i x;
+  if constexpr (sizeof(I) == 2) {
+    x = _mm512_cvtepi16_epi32(
+        n == 16 ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(in))
+                : _mm256_maskz_loadu_epi16(lanes, in));
+  } else {
+    x = n == 16 ? _mm512_loadu_si512(in) : _mm512_maskz_loadu_epi32(lanes, in);
+  }
+  __m512i r = NegativeBranch<I>(x, slope, threshold);
+  if (c.identity_reachable) {
+    const __m512i threshold_ceil =
+        _mm512_set1_epi32(static_cast<I>(c.threshold_ceil_bits));
+    r = _mm512_mask_blend_epi32(_mm512_cmpge_epi32_mask(x, threshold_ceil), r,
+                                x);
+  }
+  if constexpr (kHasMax) {
+    const __m512i max_ceil = _mm512_set1_epi32(static_cast<I>(c.max_ceil_bits));
+    r = _mm512_mask_mov_epi32(
+        r, _mm512_cmpge_epi32_mask(x, max_ceil),
+        _mm512_set1_epi32(static_cast<I>(c.max_result_bits)));
+  }
+  if constexpr (sizeof(I) == 2) {
+    const __m256i narrow = _mm512_cvtepi32_epi16(r);
+    if (n == 16) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), narrow);
+    } else {
+      _mm256_mask_storeu_epi16(out, lanes, narrow);
+    }
+  } else if (n == 16) {
+    _mm512_storeu_si512(out, r);
+  } else {
+    _mm512_mask_storeu_epi32(out, lanes, r);
+  }
+}
+
+// INT16 or INT32 with a slope (c.zero_slope false) with AVX-512: sixteen
+// elements per step, the tail through masked loads and stores.
+template <typename I>
+ACTIVATION_AVX512_TARGET __attribute__((flatten)) void ReluSignedAvx512(
+    const IntConstants& c, const uint8_t* in, uint8_t* out, size_t count) {
+  const __m512d slope = _mm512_set1_pd(c.negative_slope);
+  const __m512d threshold = _mm512_set1_pd(c.threshold);
+  WithBool(c.has_max, [&](auto has_max) {
+    constexpr bool kHasMax = decltype(has_max)::value;
+    constexpr size_t kStep = 16;
+    size_t i = 0;
+    for (; i + kStep <= count; i += kStep) {
+      ReluSixteenInts<I, kHasMax>(c, slope, threshold, in + i * sizeof(I),
+                                  out + i * sizeof(I));
+    }
+    if (i < count) {
+      ReluSixteenInts<I, kHasMax>(c, slope, threshold, in + i * sizeof(I),
+                                  out + i * sizeof(I), count - i);
+    }
+  });
+}
+
+void ReluInt16Avx512(const IntConstants& c, const uint8_t* in, uint8_t* out,
+                     size_t count) {
+  ReluSignedAvx512<int16_t>(c, in, out, count);
+}
+
+void ReluInt32Avx512(const IntConstants& c, const uint8_t* in, uint8_t* out,
+                     size_t count) {
+  ReluSignedAvx512<int32_t>(c, in, out, count);
 }
 
 // Maps `n` (1 to 64) bytes through the table t0..t3; past `n`, neither reads
@@ -558,9 +701,26 @@ void ReluFloat16F16C(const FloatConstants& c, const uint8_t* in, uint8_t* out,
 #if !defined(ACTIVATION_AVX512_KERNELS)
 bool CpuHasAvx512() { return false; }
 bool CpuHasAvx512Vbmi() { return false; }
+bool CpuHasAvx512Bf16() { return false; }
 void ReluFloat16Avx512(const FloatConstants& c, const uint8_t* in, uint8_t* out,
                        size_t count) {
   ReluFloat16Portable(c, in, out, count);
+}
+void ReluBFloat16Avx512(const FloatConstants& c, const uint8_t* in,
+                        uint8_t* out, size_t count) {
+  ReluKernel(TypeTag<BFloat16>(), c, in, out, count);
+}
+void ReluBFloat16Avx512Bf16(const FloatConstants& c, const uint8_t* in,
+                            uint8_t* out, size_t count) {
+  ReluKernel(TypeTag<BFloat16>(), c, in, out, count);
+}
+void ReluInt16Avx512(const IntConstants& c, const uint8_t* in, uint8_t* out,
+                     size_t count) {
+  ReluKernel(TypeTag<int16_t>(), c, in, out, count);
+}
+void ReluInt32Avx512(const IntConstants& c, const uint8_t* in, uint8_t* out,
+                     size_t count) {
+  ReluKernel(TypeTag<int32_t>(), c, in, out, count);
 }
 void ApplyByteTableVbmi(const uint8_t* table, const uint8_t* in, uint8_t* out,
                         size_t count) {
@@ -623,10 +783,19 @@ void RunRelu(const ReluPlan& plan, const uint8_t* input, uint8_t* output,
         return;
       }
     }
+    if constexpr (std::is_same_v<T, int16_t> || std::is_same_v<T, int32_t>) {
+      if (!plan.i.zero_slope && CpuHasAvx512()) {
+        (sizeof(T) == 2 ? ReluInt16Avx512 : ReluInt32Avx512)(plan.i, input,
+                                                             output, count);
+        return;
+      }
+    }
     if constexpr (std::is_same_v<T, Float16>) {
       RunFloat16(plan.f, input, output, count);
     } else if constexpr (std::is_same_v<T, BFloat16>) {
-      if (CpuHasAvx512()) {
+      if (CpuHasAvx512Bf16()) {
+        ReluBFloat16Avx512Bf16(plan.f, input, output, count);
+      } else if (CpuHasAvx512()) {
         ReluBFloat16Avx512(plan.f, input, output, count);
       } else {
         RunReluPortable(plan, input, output, count);

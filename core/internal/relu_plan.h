@@ -31,6 +31,7 @@ void RunReluPortable(const ReluPlan& plan, const uint8_t* input,
 bool CpuHasF16C();
 bool CpuHasAvx512();      // AVX-512 F, BW, DQ and VL, and F16C.
 bool CpuHasAvx512Vbmi();  // and AVX-512 VBMI.
+bool CpuHasAvx512Bf16();  // and AVX512_BF16.
 
 // The FLOAT16 kernels RunRelu picks from; they give identical bytes.
 // ReluFloat16F16C may only run where CpuHasF16C() is true, ReluFloat16Avx512
@@ -41,10 +42,20 @@ void ReluFloat16F16C(const FloatConstants& c, const uint8_t* input,
                      uint8_t* output, size_t count);
 void ReluFloat16Avx512(const FloatConstants& c, const uint8_t* input,
                        uint8_t* output, size_t count);
-// BFLOAT16 with AVX-512, the same bytes as the portable kernel; may only run
-// where CpuHasAvx512() is true.
+// The BFLOAT16 kernels with AVX-512, the same bytes as the portable kernel:
+// narrowing in integers, where CpuHasAvx512() is true, or with AVX512_BF16's
+// vcvtneps2bf16, where CpuHasAvx512Bf16() is.
 void ReluBFloat16Avx512(const FloatConstants& c, const uint8_t* input,
                         uint8_t* output, size_t count);
+void ReluBFloat16Avx512Bf16(const FloatConstants& c, const uint8_t* input,
+                            uint8_t* output, size_t count);
+
+// INT16 and INT32 with a slope (c.zero_slope false) with AVX-512, the same
+// bytes as the portable kernel; may only run where CpuHasAvx512() is true.
+void ReluInt16Avx512(const IntConstants& c, const uint8_t* input,
+                     uint8_t* output, size_t count);
+void ReluInt32Avx512(const IntConstants& c, const uint8_t* input,
+                     uint8_t* output, size_t count);
 
 // The 8-bit path: `table` (256 bytes) gets the op's result for every byte
 // value of INT8 or UINT8 `dtype`, from the portable kernel; then

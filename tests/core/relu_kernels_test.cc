@@ -217,5 +217,33 @@ TEST(ReluKernelsTest, Float16KernelsMatchPortableOnEveryHalf) {
   }
 }
 
+// Both AVX-512 BFLOAT16 kernels called directly (RunRelu picks one).
+TEST(ReluKernelsTest, BFloat16KernelsMatchPortableOnEveryPattern) {
+  if (!CpuHasAvx512()) GTEST_SKIP() << "this CPU has no AVX-512";
+  const std::vector<uint8_t> input = EveryPattern(16);
+  const size_t count = input.size() / 2;
+  for (Mode mode : {Mode::kDocumented, Mode::kKeras}) {
+    for (const ReluParams& params : ParamGrid(mode)) {
+      SCOPED_TRACE(Describe(params, DataType::kBFloat16));
+      absl::StatusOr<ReluOp> op = ReluOp::Create(params, DataType::kBFloat16);
+      ASSERT_OK(op);
+      std::vector<uint8_t> portable(input.size());
+      RunReluPortable(op->plan(), input.data(), portable.data(), count);
+      std::vector<uint8_t> out(input.size());
+      ReluBFloat16Avx512(op->plan().f, input.data(), out.data(), count - 3);
+      ASSERT_EQ(FirstDifference(out.data(), portable.data(), count - 3, 2), -1)
+          << "AVX-512, narrowing in integers";
+      if (!CpuHasAvx512Bf16()) continue;
+      std::vector<uint8_t> data(input.size() + 1);
+      std::memcpy(data.data() + 1, input.data(), input.size());
+      ReluBFloat16Avx512Bf16(op->plan().f, data.data() + 1, data.data() + 1,
+                             count - 5);
+      ASSERT_EQ(FirstDifference(data.data() + 1, portable.data(), count - 5, 2),
+                -1)
+          << "AVX512_BF16, in place";
+    }
+  }
+}
+
 }  // namespace
 }  // namespace activation::core::internal
