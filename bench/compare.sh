@@ -28,13 +28,17 @@
 # (default "16") and each server that serves ReluStream (checked once with
 # a short stream; the echo server does not), activation_client bench for
 # DURATION with BENCH_C workers (default 32) over BENCH_CONNS connections
-# (default 8), once unary ("LABEL/bench") and once with --stream
-# ("LABEL/stream"). Prints one line per measurement, then per size and
+# (default 8), once unary ("LABEL/bench"), and once with --stream
+# ("LABEL/stream") with STREAM_C streams (default 2) over STREAM_CONNS
+# connections (default 2), each with STREAM_WINDOW messages in flight
+# (default 256; 1 is a closed loop of one message per stream). Prints one line per measurement, then per size and
 # server the medians of calls/s and of MB/s (10^6 bytes of tensor, one way,
 # times calls/s) and the ratios to the reference: of the medians, and the
 # median of the per-round ratios. The reference of a LABEL/bench row is the
 # first server's bench row; of a LABEL/stream row, LABEL/bench (streamed
-# against unary calls/s of the same server).
+# against unary calls/s of the same server), and a last line per stream row
+# gives its ratio to LABEL's h2load unary calls/s of the same size when
+# SIZES has it (the fastest unary load generator here).
 #
 # h2load counts HTTP 200 responses, and gRPC reports errors with HTTP 200 and
 # a grpc-status trailer that h2load ignores. So every measurement also checks
@@ -75,6 +79,9 @@ read -r -a sizes <<< "${SIZES-16 65536 1048576 16777216}"
 read -r -a stream_sizes <<< "${STREAM_SIZES-16}"
 bench_c=${BENCH_C:-32}
 bench_conns=${BENCH_CONNS:-8}
+stream_c=${STREAM_C:-2}
+stream_conns=${STREAM_CONNS:-2}
+stream_window=${STREAM_WINDOW:-256}
 client=${CLIENT:-build/client/activation_client}
 warmup=${WARMUP:-1s}
 duration=${DURATION:-5s}
@@ -229,7 +236,9 @@ measure_bench() {
     local kind rate flags
     for kind in bench stream; do
       flags=()
-      [[ $kind == stream ]] && flags=(--stream "${STREAM_FLAGS[@]}")
+      [[ $kind == stream ]] && flags=(--stream --c="$stream_c"
+        --connections="$stream_conns" --stream_window="$stream_window"
+        "${STREAM_FLAGS[@]}")
       run_bench "$n" "$warmup" "${flags[@]}" > /dev/null
       rate=$(run_bench "$n" "$duration" "${flags[@]}")
       printf 'round %d %8d elements %-12s %10.0f calls/s %9.2f MB/s\n' \
@@ -241,7 +250,7 @@ measure_bench() {
   stop_server
 }
 
-# Extra flags for activation_client bench --stream (e.g. --stream_window=8).
+# Extra flags for activation_client bench --stream.
 read -r -a STREAM_FLAGS <<< "${STREAM_FLAGS-}"
 labels=("${@%%:*}")
 for round in $(seq "$rounds"); do
@@ -288,4 +297,14 @@ for n in sizes:
         per_round = statistics.median(r[label][0] / r[ref][0] for r in rounds)
         print(f"{n:>9} {label:<12} {calls:>10.0f} {mbps:>9.2f} "
               f"{calls / ref_calls:>6.2f} {per_round:>23.2f}")
+    for label in present:
+        unary = label.replace("/stream", "")
+        if not label.endswith("/stream") or unary not in present:
+            continue
+        calls = statistics.median(r[label][0] for r in rounds)
+        ref_calls = statistics.median(r[unary][0] for r in rounds)
+        per_round = statistics.median(r[label][0] / r[unary][0] for r in rounds)
+        print(f"{n:>9} {label:<12} against {unary} (h2load unary): "
+              f"{calls / ref_calls:.2f}, median of round ratios "
+              f"{per_round:.2f}")
 EOF

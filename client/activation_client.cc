@@ -77,6 +77,8 @@ ABSL_FLAG(std::string, encoding, "raw", "bench: raw or float_data");
 ABSL_FLAG(bool, stream, false,
           "bench: messages on one stream per worker (ReluStream or "
           "ModelStreamInfer), not unary calls");
+ABSL_FLAG(int, stream_window, 1,
+          "bench: with --stream, messages in flight on each stream");
 ABSL_FLAG(std::string, protocol, "activation",
           "bench: activation (activation.v1 Relu) or oip (the Open Inference "
           "Protocol's ModelInfer, model relu)");
@@ -123,7 +125,8 @@ const std::vector<Command>& Commands() {
       {"bench",
        "activation_client bench [-c 50] [--connections 1] [-n 200 | -z 10s] "
        "[--rps 0] [--shape 16] [--dtype float32] [--encoding raw|float_data] "
-       "[--stream] [--protocol activation|oip] [-O summary|json] "
+       "[--stream [--stream_window 1]] [--protocol activation|oip] "
+       "[-O summary|json] "
        "[--allow_errors]\n"
        "Keeps -c calls in flight and prints a summary like ghz's: count, "
        "total, slowest, fastest, average, requests/s, MB/s, a latency "
@@ -131,8 +134,8 @@ const std::vector<Command>& Commands() {
        "--verify_every-th answer against the local engine. Exits 1 on any "
        "failed call or wrong answer unless --allow_errors.",
        {"c", "connections", "n", "z", "rps", "shape", "dtype", "encoding",
-        "stream", "protocol", "O", "verify_every", "allow_errors", "max_value",
-        "negative_slope", "threshold", "mode"}},
+        "stream", "stream_window", "protocol", "O", "verify_every",
+        "allow_errors", "max_value", "negative_slope", "threshold", "mode"}},
   };
   return *commands;
 }
@@ -311,6 +314,7 @@ int RunBenchCommand() {
       options.duration > absl::ZeroDuration() ? 0 : absl::GetFlag(FLAGS_n);
   options.rps = absl::GetFlag(FLAGS_rps);
   options.stream = absl::GetFlag(FLAGS_stream);
+  options.stream_window = absl::GetFlag(FLAGS_stream_window);
   options.verify_every = absl::GetFlag(FLAGS_verify_every);
   options.progress = isatty(STDERR_FILENO) != 0;
   absl::StatusOr<core::DataType> dtype =

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <functional>
 #include <optional>
 #include <random>
@@ -18,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "core/relu.h"
 #include "inference/grpc_predict_v2.grpc.pb.h"
 #include "wire/convert.h"
@@ -295,37 +297,82 @@ void UnaryWorker(const Worker<Protocol>& w) {
   }
 }
 
+// One worker's stream: up to `stream_window` messages in flight, written
+// from this thread and read from a second one (gRPC's synchronous streams
+// allow one Write and one Read at a time, each from its own thread).
+// Answers come in order, so the oldest message in flight is the one
+// answered. A message is written with a buffer hint (not flushed) while the
+// next one may follow at once. A stream that fails counts its unanswered
+// messages with the stream's status, and the worker opens another.
 template <typename Protocol>
 void StreamWorker(const Worker<Protocol>& w) {
-  std::unique_ptr<grpc::ClientContext> context;
-  decltype(Protocol::Stream(w.stub, nullptr)) stream;
-  typename Protocol::StreamResponse response;
-  for (int64_t i = 0; w.dispatcher.Next(&i);) {
-    if (stream == nullptr) {
-      context = NewContext(w.connection, absl::Hours(24));
-      stream = Protocol::Stream(w.stub, context.get());
-    }
-    const auto start = Clock::now();
-    if (stream->Write(Protocol::Request(w.payload)) &&
-        stream->Read(&response)) {
-      Record<Protocol>(w.tally, Protocol::StreamStatus(response),
-                       absl::FromChrono(Clock::now() - start), w.payload,
-                       response, i, w.options.verify_every);
-      continue;
+  struct Sent {
+    int64_t index;
+    Clock::time_point start;
+  };
+  const int window = w.options.stream_window;
+  bool over = false;
+  while (!over) {
+    std::unique_ptr<grpc::ClientContext> context =
+        NewContext(w.connection, absl::Hours(24));
+    auto stream = Protocol::Stream(w.stub, context.get());
+    absl::Mutex mu;
+    std::deque<Sent> in_flight;  // guarded by mu
+    bool broken = false;         // guarded by mu: the reader saw the end
+    std::thread reader([&] {
+      typename Protocol::StreamResponse response;
+      while (stream->Read(&response)) {
+        Sent sent;
+        {
+          absl::MutexLock lock(&mu);
+          if (in_flight.empty()) {  // an answer to no message: give up
+            context->TryCancel();
+            break;
+          }
+          sent = in_flight.front();
+          in_flight.pop_front();
+        }
+        Record<Protocol>(w.tally, Protocol::StreamStatus(response),
+                         absl::FromChrono(Clock::now() - sent.start), w.payload,
+                         response, sent.index, w.options.verify_every);
+      }
+      absl::MutexLock lock(&mu);
+      broken = true;
+    });
+    const auto has_room = [&] {
+      mu.AssertReaderHeld();
+      return broken || static_cast<int>(in_flight.size()) < window;
+    };
+    for (int64_t i = 0;;) {
+      if (!w.dispatcher.Next(&i)) {
+        over = true;
+        break;
+      }
+      bool more_room;
+      {
+        absl::MutexLock lock(&mu);
+        mu.Await(absl::Condition(&has_room));
+        in_flight.push_back({i, Clock::now()});
+        if (broken) break;  // counted below with the stream's status
+        more_room = static_cast<int>(in_flight.size()) < window;
+      }
+      grpc::WriteOptions options;
+      if (more_room && w.options.rps == 0) options.set_buffer_hint();
+      if (!stream->Write(Protocol::Request(w.payload), options)) break;
     }
     stream->WritesDone();
+    reader.join();
     const grpc::Status status = stream->Finish();
-    Record<Protocol>(w.tally,
-                     status.ok() ? grpc::Status(grpc::StatusCode::UNKNOWN,
-                                                "stream ended early")
-                                 : status,
-                     absl::FromChrono(Clock::now() - start), w.payload,
-                     response, i, w.options.verify_every);
-    stream.reset();
-  }
-  if (stream != nullptr) {
-    stream->WritesDone();
-    stream->Finish();
+    const grpc::Status lost =
+        status.ok()
+            ? grpc::Status(grpc::StatusCode::UNKNOWN, "stream ended early")
+            : status;
+    typename Protocol::StreamResponse none;
+    for (const Sent& sent : in_flight) {  // the reader has joined
+      Record<Protocol>(w.tally, lost,
+                       absl::FromChrono(Clock::now() - sent.start), w.payload,
+                       none, sent.index, w.options.verify_every);
+    }
   }
 }
 
@@ -344,6 +391,10 @@ constexpr double kPercentiles[] = {10, 25, 50, 75, 90, 95, 99, 99.9};
 absl::Status CheckOptions(const BenchOptions& o) {
   if (o.concurrency <= 0 || o.connections <= 0) {
     return absl::InvalidArgumentError("-c and --connections must be > 0");
+  }
+  if (o.stream_window <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--stream_window must be > 0, got ", o.stream_window));
   }
   if ((o.total > 0) == (o.duration > absl::ZeroDuration())) {
     return absl::InvalidArgumentError(

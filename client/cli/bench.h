@@ -26,6 +26,7 @@ struct BenchOptions {
   std::vector<int64_t> shape = {16};
   bool float_data = false;  // encoding of FLOAT32 payloads
   bool stream = false;      // calls are messages on one stream per worker
+  int stream_window = 1;    // with `stream`: messages in flight per stream
   // The protocol called: activation.v1 (Relu, ReluStream) or the Open
   // Inference Protocol (inference.GRPCInferenceService ModelInfer,
   // ModelStreamInfer; model "relu", raw contents, or typed with

@@ -20,6 +20,7 @@ namespace {
 
 using ::activation::testing::ParseSamples;
 using ::activation::testing::StartServer;
+using ::activation::testing::StatusIs;
 using ::testing::HasSubstr;
 
 TEST(BenchTest, CountsAndStatusesEqualTheServersMetrics) {
@@ -63,21 +64,43 @@ TEST(BenchTest, CountsAndStatusesEqualTheServersMetrics) {
 }
 
 TEST(BenchTest, StreamModeCountsEveryMessage) {
-  auto server = StartServer(server::ServerOptions());
+  server::ServerOptions server_options;
+  server_options.metrics_address = "127.0.0.1:0";
+  auto server = StartServer(server_options);
   ASSERT_NE(server, nullptr);
+  int64_t received = 0;
+  for (int window : {1, 8}) {
+    SCOPED_TRACE(absl::StrCat("window ", window));
+    BenchOptions options;
+    options.concurrency = 4;
+    options.total = 203;
+    options.stream = true;
+    options.stream_window = window;
+    options.float_data = true;
+    options.verify_every = 1;
+    absl::StatusOr<BenchReport> report = RunBench(
+        absl::StrCat("127.0.0.1:", server->port()), ClientOptions(), options);
+    ASSERT_OK(report);
+    EXPECT_EQ(report->count, 203);
+    EXPECT_EQ(report->status_codes["OK"], 203);
+    EXPECT_EQ(report->verified, 203);
+    EXPECT_EQ(report->mismatches, 0);
+    received += 203;
+    std::map<std::string, double> m = ParseSamples(server->metrics()->Scrape());
+    EXPECT_EQ(m["grpc_server_msg_received_total{grpc_method=\"ReluStream\","
+                "grpc_service=\"activation.v1.ActivationService\",grpc_type="
+                "\"bidi_stream\"}"],
+              received);
+  }
+}
+
+TEST(BenchTest, StreamWindowMustBePositive) {
   BenchOptions options;
-  options.concurrency = 4;
-  options.total = 200;
   options.stream = true;
-  options.float_data = true;
-  options.verify_every = 7;
-  absl::StatusOr<BenchReport> report = RunBench(
-      absl::StrCat("127.0.0.1:", server->port()), ClientOptions(), options);
-  ASSERT_OK(report);
-  EXPECT_EQ(report->count, 200);
-  EXPECT_EQ(report->status_codes["OK"], 200);
-  EXPECT_GT(report->verified, 0);
-  EXPECT_EQ(report->mismatches, 0);
+  options.stream_window = 0;
+  EXPECT_THAT(RunBench("127.0.0.1:1", ClientOptions(), options).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "--stream_window must be > 0, got 0"));
 }
 
 TEST(BenchTest, OipProtocolCallsModelInferAndModelStreamInfer) {
@@ -137,6 +160,30 @@ TEST(BenchTest, FailedCallsAreNamedAsGhzNamesThem) {
       report->errors.begin()->first,
       ::testing::StartsWith("rpc error: code = Unauthenticated desc = "));
   EXPECT_EQ(report->errors.begin()->second, 10);
+}
+
+// A refused stream counts each message it was sent as failed, and the
+// worker opens another until the run is over.
+TEST(BenchTest, RefusedStreamsCountEveryMessageAsFailed) {
+  server::ServerOptions server_options;
+  server_options.auth_token = "s3cret";
+  server_options.allow_insecure_token = true;  // plaintext loopback
+  auto server = StartServer(server_options);
+  ASSERT_NE(server, nullptr);
+  BenchOptions options;
+  options.concurrency = 2;
+  options.total = 25;
+  options.stream = true;
+  options.stream_window = 4;
+  ClientOptions client_options;
+  client_options.retry_unavailable = false;
+  client_options.token = "wrong";
+  absl::StatusOr<BenchReport> report = RunBench(
+      absl::StrCat("127.0.0.1:", server->port()), client_options, options);
+  ASSERT_OK(report);
+  EXPECT_EQ(report->count, 25);
+  EXPECT_EQ(report->status_codes,
+            (std::map<std::string, int64_t>{{"Unauthenticated", 25}}));
 }
 
 }  // namespace
