@@ -4,6 +4,7 @@
 // too), while activation_elements_total counts only the tensors computed and
 // returned.
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -13,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "activation/v1/activation.grpc.pb.h"
 #include "core/dtype.h"
 #include "core/engine.h"
@@ -37,28 +39,48 @@ using ::activation::testing::StartServer;
 using ::testing::ElementsAre;
 using Clock = std::chrono::steady_clock;
 
-// INT16 with a negative slope is the engine's slowest path per byte since
-// INT8 went through a byte table (issue 13): on one engine thread, 512 MiB
-// take ~280 ms in Release on the 2-core test machine (INT8: 60 ms). A
-// cancelled compute must stop within half of that. Measured from the
-// cancellation, the server stops within ~40 ms in Release (once in ~50
-// calls ~110 ms, when no gRPC thread is free to read the reset), ~330 ms
-// under ASan (where the client's TryCancel first frees the 512 MiB it sent,
-// slowly), whose compute is slower by more. Uploading the tensor takes
-// longer than computing it (~2 s), so a deadline cannot be timed to fall
-// inside the compute; a client cancellation can, once the server is seen to
-// have started the call. When the kernels make INT16 fast too, the guard in
-// the test says so: pick the slowest path then.
+// A compute that lasts long enough to cancel into: 512 MiB of 2-byte
+// elements on one engine thread, through the slower here of two paths that
+// no kernel makes fast: INT16 -1 with a slope (converted to double lane by
+// lane; ~240 ms in Release on the 2-core test machine) and BFLOAT16 holding
+// a negative subnormal (each slope multiply takes a microcode assist on
+// Intel CPUs; ~740 ms there). A cancelled compute must stop within half of
+// it. Measured from the cancellation, the server stops within ~40 ms in
+// Release (once in ~50 calls ~110 ms, when no gRPC thread is free to read
+// the reset), ~330 ms under ASan (where the client's TryCancel first frees
+// the 512 MiB it sent, slowly), whose compute is slower by more. Uploading
+// the tensor takes longer than computing it (~2 s), so a deadline cannot be
+// timed to fall inside the compute; a client cancellation can, once the
+// server is seen to have started the call. If both paths become fast, the
+// guard in the test says so.
 constexpr int64_t kBytes = int64_t{512} << 20;
 constexpr int64_t kElements = kBytes / 2;
 constexpr double kNegativeSlope = 0.5;
 constexpr int kMessageBytes = kBytes + (1 << 20);
 
-constexpr char kComputeCount[] =
-    "activation_compute_seconds_count{dtype=\"INT16\"}";
-constexpr char kComputeSeconds[] =
-    "activation_compute_seconds_sum{dtype=\"INT16\"}";
-constexpr char kElementsTotal[] = "activation_elements_total{dtype=\"INT16\"}";
+// A tensor of one repeated 2-byte element.
+struct Workload {
+  core::DataType dtype;
+  v1::DataType wire_dtype;
+  char element[2];  // little-endian
+
+  std::string Data(int64_t elements) const {
+    std::string data(2 * elements, element[0]);
+    if (element[1] != element[0]) {
+      for (int64_t i = 0; i < elements; ++i) data[2 * i + 1] = element[1];
+    }
+    return data;
+  }
+  std::string Metric(const char* family) const {
+    return absl::StrCat(family, "{dtype=\"", core::DataTypeName(dtype), "\"}");
+  }
+};
+
+constexpr Workload kInt16MinusOne = {
+    core::DataType::kInt16, v1::DATA_TYPE_INT16, {'\xff', '\xff'}};
+constexpr Workload kBFloat16Subnormal = {
+    core::DataType::kBFloat16, v1::DATA_TYPE_BFLOAT16, {'\x01', '\x80'}};
+
 constexpr char kReceivedBytes[] =
     "activation_payload_bytes_total{direction=\"received\"}";
 
@@ -76,31 +98,33 @@ std::string ReluHandled(const std::string& code) {
          "ActivationService\",grpc_type=\"unary\"}";
 }
 
-// `elements` of INT16 -1, with a slope so that the engine works on each.
-v1::ReluRequest LargeRequest(int64_t elements = kElements) {
+// `elements` of `workload`, with a slope so that the engine works on each.
+v1::ReluRequest LargeRequest(const Workload& workload,
+                             int64_t elements = kElements) {
   v1::ReluRequest request;
-  request.mutable_input()->set_dtype(v1::DATA_TYPE_INT16);
+  request.mutable_input()->set_dtype(workload.wire_dtype);
   request.mutable_input()->add_shape(elements);
-  request.mutable_input()->set_raw_data(std::string(2 * elements, '\xff'));
+  request.mutable_input()->set_raw_data(workload.Data(elements));
   request.mutable_params()->set_negative_slope(kNegativeSlope);
   return request;
 }
 
 // Returns how long the server's engine (one thread) takes for the whole of
-// LargeRequest()'s tensor, uncancelled: the same compute, timed here rather
-// than through the server to spare the test a 512 MiB round trip.
-double FullComputeSeconds() {
+// LargeRequest(workload)'s tensor, uncancelled: the same compute, timed
+// here rather than through the server to spare the test a 512 MiB round
+// trip.
+double FullComputeSeconds(const Workload& workload) {
   core::EngineOptions options;
   options.threads = 1;
   absl::StatusOr<std::unique_ptr<core::Engine>> engine =
       core::Engine::Create(options);
   EXPECT_OK(engine);
   if (!engine.ok()) return 0;
-  std::string tensor(kBytes, '\xff');
+  std::string tensor = workload.Data(kElements);
   core::ReluParams params;
   params.negative_slope = kNegativeSlope;
   const Clock::time_point start = Clock::now();
-  EXPECT_OK((*engine)->Relu(params, core::DataType::kInt16, tensor.data(),
+  EXPECT_OK((*engine)->Relu(params, workload.dtype, tensor.data(),
                             tensor.data(), kElements));
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
@@ -142,15 +166,28 @@ class CancellationTest : public ::testing::Test {
 };
 
 TEST_F(CancellationTest, ClientCancellationIsCancelledAndServerStaysHealthy) {
-  const double full = FullComputeSeconds();
+  const double int16_seconds = FullComputeSeconds(kInt16MinusOne);
+  const double bfloat16_seconds = FullComputeSeconds(kBFloat16Subnormal);
+  const Workload& workload =
+      int16_seconds >= bfloat16_seconds ? kInt16MinusOne : kBFloat16Subnormal;
+  const double full = std::max(int16_seconds, bfloat16_seconds);
   // A stop must be told from a finish even when the stop is late.
-  ASSERT_GT(full, 0.2) << "the compute is too short; make kElements larger";
+  ASSERT_GT(full, 0.2) << "the computes are too short (INT16 " << int16_seconds
+                       << " s, BFLOAT16 " << bfloat16_seconds
+                       << " s); make kElements larger";
+  const std::string compute_count =
+      workload.Metric("activation_compute_seconds_count");
+  const std::string compute_seconds =
+      workload.Metric("activation_compute_seconds_sum");
+  const std::string elements_total =
+      workload.Metric("activation_elements_total");
 
   grpc::ClientContext context;
   v1::ReluResponse response;
   grpc::Status status;
-  std::thread call(
-      [&] { status = stub_->Relu(&context, LargeRequest(), &response); });
+  std::thread call([&] {
+    status = stub_->Relu(&context, LargeRequest(workload), &response);
+  });
   // The server counts the payload as received just before it computes.
   ScrapeUntil([](auto& m) { return m[kReceivedBytes] >= kBytes; });
   const Clock::time_point cancelled_at = Clock::now();
@@ -162,19 +199,19 @@ TEST_F(CancellationTest, ClientCancellationIsCancelledAndServerStaysHealthy) {
   // returned nothing.
   // The engine run is recorded as it ends, the call's status a moment later
   // (after the handler has freed the 512 MiB): wait for both.
-  std::map<std::string, double> m = ScrapeUntil([](auto& m) {
-    return m[kComputeCount] == 1 && m[kReluHandlingCount] == 1;
+  std::map<std::string, double> m = ScrapeUntil([&](auto& m) {
+    return m[compute_count] == 1 && m[kReluHandlingCount] == 1;
   });
   const Clock::time_point stopped = Clock::now();
-  ASSERT_EQ(m[kComputeCount], 1) << "the cancelled compute never ended";
-  const double cancelled = m[kComputeSeconds];
+  ASSERT_EQ(m[compute_count], 1) << "the cancelled compute never ended";
+  const double cancelled = m[compute_seconds];
   EXPECT_LT(cancelled, full / 2)
       << "the engine ran " << cancelled * 1e3 << " ms of a " << full * 1e3
       << " ms compute, and stopped within "
       << std::chrono::duration<double, std::milli>(stopped - cancelled_at)
              .count()
       << " ms of the cancellation";
-  EXPECT_EQ(m[kElementsTotal], 0);
+  EXPECT_EQ(m[elements_total], 0);
   EXPECT_EQ(m[ReluHandled("Canceled")], 1);
 
   v1::ReluRequest small;
@@ -190,7 +227,8 @@ TEST_F(CancellationTest, ClientCancellationIsCancelledAndServerStaysHealthy) {
 // mostly its own serializing and freeing of the message, from 0.15 s in
 // Release to 2.7 s under ASan next to another large test.)
 TEST_F(CancellationTest, LargeCallCancelledByDeadlineLeavesServerHealthy) {
-  const v1::ReluRequest request = LargeRequest(int64_t{128} << 20);
+  const v1::ReluRequest request =
+      LargeRequest(kInt16MinusOne, int64_t{128} << 20);
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() +
                        std::chrono::milliseconds(50));
@@ -207,8 +245,8 @@ TEST_F(CancellationTest, LargeCallCancelledByDeadlineLeavesServerHealthy) {
   EXPECT_THAT(Float32Values(response.output()), ElementsAre(0.0f, 3.0f));
   std::map<std::string, double> m = Scrape();
   EXPECT_EQ(m[kReluStarted], 1);
-  EXPECT_EQ(m[kComputeCount], 0);
-  EXPECT_EQ(m[kElementsTotal], 0);
+  EXPECT_EQ(m[kInt16MinusOne.Metric("activation_compute_seconds_count")], 0);
+  EXPECT_EQ(m[kInt16MinusOne.Metric("activation_elements_total")], 0);
 }
 
 }  // namespace

@@ -306,9 +306,9 @@ TEST_F(ContractTest, ExpiredDeadlineIsDeadlineExceeded) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
 }
 
-// A computation that lasts: 256 MiB of INT16 with a negative slope, the
-// engine's slowest path, ~140 ms on one engine thread (see
-// cancellation_test). Servers for it run one engine thread and take its size.
+// A computation that lasts: 256 MiB of INT16 -1 with a negative slope,
+// ~120 ms on one engine thread (see cancellation_test). Servers for it run
+// one engine thread and take its size.
 constexpr int64_t kLongElements = int64_t{128} << 20;
 constexpr int kLongMessageBytes = 2 * kLongElements + (1 << 20);
 

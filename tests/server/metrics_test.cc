@@ -44,8 +44,9 @@ std::string Series(const std::string& name, const std::string& method,
          type + "\"}";
 }
 
-// INT16 -1s, `elements` of them, with a negative slope: the engine's slowest
-// path (see cancellation_test), ~140 ms for kHeld on one engine thread.
+// INT16 -1s, `elements` of them, with a negative slope: one of the engine's
+// slower paths (see cancellation_test), ~120 ms for kHeld on one engine
+// thread.
 v1::ReluRequest Int16Request(size_t elements) {
   v1::ReluRequest request;
   request.mutable_input()->set_dtype(v1::DATA_TYPE_INT16);
@@ -165,7 +166,7 @@ TEST_F(MetricsTest, KnownMixOfCallsGivesExactCounts) {
               grpc::StatusCode::INVALID_ARGUMENT);
   }
   // Over --max_inflight=1 while a stream's message holds the slot: the
-  // computation of kHeld elements, which lasts ~140 ms; the refused call
+  // computation of kHeld elements, which lasts ~120 ms; the refused call
   // comes within a few ms of the gauge showing it.
   {
     grpc::ClientContext context;
