@@ -154,12 +154,14 @@ bool UnaryReactor::EndIfIdleSince(CallRegistry::Wait wait, absl::Time cutoff,
                                   const absl::Status& /*status*/) {
   // Under mu_, so that OnDone (which takes it first) cannot end the call,
   // and gRPC free the context, meanwhile. gRPC runs a non-inlineable
-  // reactor's OnDone on its own threads, never inside TryCancel.
+  // reactor's OnDone on its own threads, never inside TryCancel: from here
+  // on this one is not inlineable.
   absl::MutexLock lock(&mu_);
   if (wait != CallRegistry::Wait::kClientRead || done_ ||
       finished_at_ >= cutoff) {
     return false;
   }
+  on_done_inline_.store(false, std::memory_order_release);
   // The status went out with the answer; the client, not reading, sees
   // nothing more. Cancelling frees what the call holds.
   context_.TryCancel();
