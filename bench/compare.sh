@@ -207,6 +207,8 @@ run_bench() {
     bench --shape="$n" --c="$bench_c" --connections="$bench_conns" \
     --z="$duration" --O=json "$@" 2>&1 9>&-) || {
     echo "compare.sh: activation_client bench failed: $out" >&2
+    echo "compare.sh: the server's log:" >&2
+    tail -n 20 "$tmp/server.log" >&2
     return 1
   }
   /usr/bin/python3 -c '
