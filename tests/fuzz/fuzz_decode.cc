@@ -9,8 +9,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -25,6 +23,7 @@
 #include "core/relu.h"
 #include "server/codec.h"
 #include "server/relu_handler.h"
+#include "tests/fuzz/fuzz_checks.h"
 #include "tests/fuzz/fuzz_engine.h"
 #include "tests/testing/reference_relu.h"
 
@@ -36,9 +35,10 @@ constexpr int kMaxRank = 64;
 // Error messages quote at most 16 dimensions; no message needs more.
 constexpr size_t kMaxMessageBytes = 1024;
 
+constexpr char kTarget[] = "fuzz_decode";
+
 [[noreturn]] void Fail(const char* what, const std::string& detail) {
-  std::fprintf(stderr, "fuzz_decode: %s: %s\n", what, detail.c_str());
-  std::abort();
+  testing::Fail(kTarget, what, detail);
 }
 
 // The service's handler over a parallel engine (see FuzzEngine).
@@ -101,14 +101,10 @@ bool WellFormed(const v1::ReluRequest& request) {
 }
 
 void CheckRefusal(const absl::Status& status) {
-  if (status.code() != absl::StatusCode::kInvalidArgument &&
-      status.code() != absl::StatusCode::kResourceExhausted) {
-    Fail("refusal with an unexpected code", status.ToString());
-  }
-  if (status.message().size() > kMaxMessageBytes) {
-    Fail("refusal message too long",
-         std::to_string(status.message().size()) + " bytes");
-  }
+  testing::CheckRefusal(kTarget, status,
+                        {absl::StatusCode::kInvalidArgument,
+                         absl::StatusCode::kResourceExhausted},
+                        kMaxMessageBytes);
 }
 
 // The elements of `tensor` as the engine sees them: raw_data, or the

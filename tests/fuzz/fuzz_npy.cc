@@ -7,8 +7,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <string>
 
 #include "absl/status/status.h"
@@ -16,13 +14,15 @@
 #include "client/cli/npy.h"
 #include "client/tensor.h"
 #include "core/dtype.h"
+#include "tests/fuzz/fuzz_checks.h"
 
 namespace activation {
 namespace {
 
+constexpr char kTarget[] = "fuzz_npy";
+
 [[noreturn]] void Fail(const char* what, const std::string& detail) {
-  std::fprintf(stderr, "fuzz_npy: %s: %s\n", what, detail.c_str());
-  std::abort();
+  testing::Fail(kTarget, what, detail);
 }
 
 void FuzzOne(const uint8_t* data, size_t size) {

@@ -9,8 +9,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <type_traits>
@@ -23,6 +21,7 @@
 #include "inference/grpc_predict_v2.pb.h"
 #include "server/oip.h"
 #include "server/oip_codec.h"
+#include "tests/fuzz/fuzz_checks.h"
 #include "tests/fuzz/fuzz_engine.h"
 #include "tests/testing/reference_relu.h"
 
@@ -37,9 +36,10 @@ constexpr uint64_t kMaxElements = uint64_t{1} << 20;
 constexpr int kMaxRank = 64;
 constexpr size_t kMaxMessageBytes = 1024;
 
+constexpr char kTarget[] = "fuzz_oip_infer";
+
 [[noreturn]] void Fail(const char* what, const std::string& detail) {
-  std::fprintf(stderr, "fuzz_oip_infer: %s: %s\n", what, detail.c_str());
-  std::abort();
+  testing::Fail(kTarget, what, detail);
 }
 
 const server::InferHandler& Handler() {
@@ -121,16 +121,13 @@ std::string TypedBytes(const InferTensorContents& c, core::DataType dtype) {
   }
 }
 
+// NotFound besides the codec's codes: a request for another model or version.
 void CheckRefusal(const absl::Status& status) {
-  if (status.code() != absl::StatusCode::kInvalidArgument &&
-      status.code() != absl::StatusCode::kResourceExhausted &&
-      status.code() != absl::StatusCode::kNotFound) {
-    Fail("refusal with an unexpected code", status.ToString());
-  }
-  if (status.message().size() > kMaxMessageBytes) {
-    Fail("refusal message too long",
-         std::to_string(status.message().size()) + " bytes");
-  }
+  testing::CheckRefusal(
+      kTarget, status,
+      {absl::StatusCode::kInvalidArgument, absl::StatusCode::kResourceExhausted,
+       absl::StatusCode::kNotFound},
+      kMaxMessageBytes);
 }
 
 void CheckAccepted(const ModelInferRequest& request,

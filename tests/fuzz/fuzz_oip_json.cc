@@ -10,8 +10,6 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -20,6 +18,7 @@
 #include "core/dtype.h"
 #include "server/oip.h"
 #include "server/oip_json.h"
+#include "tests/fuzz/fuzz_checks.h"
 
 namespace activation {
 namespace {
@@ -28,20 +27,17 @@ constexpr uint64_t kMaxElements = uint64_t{1} << 16;
 constexpr int kMaxRank = 64;
 constexpr size_t kMaxMessageBytes = 1024;
 
+constexpr char kTarget[] = "fuzz_oip_json";
+
 [[noreturn]] void Fail(const char* what, const std::string& detail) {
-  std::fprintf(stderr, "fuzz_oip_json: %s: %s\n", what, detail.c_str());
-  std::abort();
+  testing::Fail(kTarget, what, detail);
 }
 
 void CheckRefusal(const absl::Status& status) {
-  if (status.code() != absl::StatusCode::kInvalidArgument &&
-      status.code() != absl::StatusCode::kResourceExhausted) {
-    Fail("refusal with an unexpected code", status.ToString());
-  }
-  if (status.message().size() > kMaxMessageBytes) {
-    Fail("refusal message too long",
-         std::to_string(status.message().size()) + " bytes");
-  }
+  testing::CheckRefusal(kTarget, status,
+                        {absl::StatusCode::kInvalidArgument,
+                         absl::StatusCode::kResourceExhausted},
+                        kMaxMessageBytes);
 }
 
 // True when element `i` of `a` and `b` (of `dtype`) are the same bits, or
