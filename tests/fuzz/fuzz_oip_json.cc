@@ -7,11 +7,13 @@
 // encoder prints for those elements reads back to the same elements (bit
 // for bit; NaN for NaN): the shortest-round-trip promise of docs/oip.md.
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <type_traits>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
