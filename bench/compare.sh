@@ -31,14 +31,15 @@
 # (default 8), once unary ("LABEL/bench"), and once with --stream
 # ("LABEL/stream") with STREAM_C streams (default 2) over STREAM_CONNS
 # connections (default 2), each with STREAM_WINDOW messages in flight
-# (default 256; 1 is a closed loop of one message per stream). Prints one line per measurement, then per size and
-# server the medians of calls/s and of MB/s (10^6 bytes of tensor, one way,
-# times calls/s) and the ratios to the reference: of the medians, and the
-# median of the per-round ratios. The reference of a LABEL/bench row is the
-# first server's bench row; of a LABEL/stream row, LABEL/bench (streamed
-# against unary calls/s of the same server), and a last line per stream row
-# gives its ratio to LABEL's h2load unary calls/s of the same size when
-# SIZES has it (the fastest unary load generator here).
+# (default 256; 1 is a closed loop of one message per stream). Prints one
+# line per measurement, then per size and server the medians of calls/s and
+# of MB/s (10^6 bytes of tensor, one way, times calls/s) and the ratios to
+# the reference: of the medians, and the median of the per-round ratios.
+# The reference of a LABEL/bench row is the first server's bench row; of a
+# LABEL/stream row, LABEL/bench (streamed against unary calls/s of the same
+# server), and a last line per stream row gives its ratio to LABEL's h2load
+# unary calls/s of the same size when SIZES has it (the fastest unary load
+# generator here).
 #
 # h2load counts HTTP 200 responses, and gRPC reports errors with HTTP 200 and
 # a grpc-status trailer that h2load ignores. So every measurement also checks
@@ -198,14 +199,18 @@ measure() {
 }
 
 # Runs activation_client bench against $port with $1 elements for $2 (a
-# duration), with extra flags $3...; prints calls/s, or fails.
+# duration), with extra flags $3... (unary calls with BENCH_C workers over
+# BENCH_CONNS connections unless they say otherwise); prints calls/s, or
+# fails.
 run_bench() {
   local n=$1 duration=$2
   shift 2
+  local load=(--c="$bench_c" --connections="$bench_conns")
+  [[ " $* " == *" --stream "* ]] && load=()
   local out
   out=$("$client" --target="127.0.0.1:$port" --max_message_bytes=1100000000 \
-    bench --shape="$n" --c="$bench_c" --connections="$bench_conns" \
-    --z="$duration" --O=json "$@" 2>&1 9>&-) || {
+    bench --shape="$n" "${load[@]}" --z="$duration" --O=json "$@" \
+    2>&1 9>&-) || {
     echo "compare.sh: activation_client bench failed: $out" >&2
     echo "compare.sh: the server's log:" >&2
     tail -n 20 "$tmp/server.log" >&2
@@ -228,7 +233,8 @@ measure_bench() {
   start_server "$server"
   if [[ -z ${streams_ok[$label]-} ]]; then
     streams_ok[$label]=no
-    if run_bench "$n" 0.2s --stream > /dev/null 2>&1; then
+    if run_bench "$n" 0.2s --stream --c=1 --connections=1 > /dev/null 2>&1
+    then
       streams_ok[$label]=yes
     else
       echo "# $label does not serve ReluStream: no bench rows"

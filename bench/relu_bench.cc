@@ -17,6 +17,7 @@
 #include "core/dtype.h"
 #include "core/engine.h"
 #include "core/internal/bits.h"
+#include "core/internal/relu_plan.h"
 #include "core/relu.h"
 #include "tbb/blocked_range.h"
 #include "tbb/info.h"
@@ -273,6 +274,38 @@ BENCHMARK_CAPTURE(BM_ReluMode, int64_documented, DataType::kInt64,
     ->Apply(EveryDtypeSizes);
 BENCHMARK_CAPTURE(BM_ReluMode, uint64_documented, DataType::kUInt64,
                   Mode::kDocumented, Values::kRandomBits)
+    ->Apply(EveryDtypeSizes);
+
+// The two AVX-512 BFLOAT16 kernels side by side, called directly (RunRelu
+// picks the second where the CPU has AVX512_BF16): narrowing in integers
+// against vcvtneps2bf16. DOCUMENTED mode, slope and cap, N(0,4) values.
+void BM_BFloat16Narrowing(benchmark::State& state, bool native) {
+  if (!internal::CpuHasAvx512() || (native && !internal::CpuHasAvx512Bf16())) {
+    state.SkipWithError("this CPU lacks the kernel's instructions");
+    return;
+  }
+  const size_t count = static_cast<size_t>(state.range(0));
+  const std::vector<uint8_t> in = NormalValues(DataType::kBFloat16, count);
+  std::vector<uint8_t> out(in.size(), 1);
+  ReluParams params;
+  params.max_value = 6.0;
+  params.negative_slope = 0.1;
+  const absl::StatusOr<ReluOp> op = ReluOp::Create(params, DataType::kBFloat16);
+  if (!op.ok()) {
+    state.SkipWithError("invalid params");
+    return;
+  }
+  for (auto _ : state) {
+    (native ? internal::ReluBFloat16Avx512Bf16 : internal::ReluBFloat16Avx512)(
+        op->plan().f, in.data(), out.data(), count);
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) *
+                          static_cast<int64_t>(in.size()));
+}
+BENCHMARK_CAPTURE(BM_BFloat16Narrowing, integers, false)
+    ->Apply(EveryDtypeSizes);
+BENCHMARK_CAPTURE(BM_BFloat16Narrowing, vcvtneps2bf16, true)
     ->Apply(EveryDtypeSizes);
 
 BENCHMARK(BM_ReluSerialLoop)->RangeMultiplier(4)->Range(256, 1 << 18);

@@ -145,8 +145,10 @@ class UnaryReactor final : public grpc::ServerUnaryReactor,
   // OnDone records the call and frees it, taking no lock that gRPC's
   // threads wait on: gRPC may run it on the thread that completes the
   // call instead of handing it to its executor (12% more 16-element calls
-  // per second, docs/BENCHMARKS.md). Not while EndIfIdleSince cancels the
-  // call: its TryCancel would run OnDone on its own thread, under mu_.
+  // per second, docs/BENCHMARKS.md). Not once EndIfIdleSince cancels the
+  // call: with a poller that runs callbacks where events happen, its
+  // TryCancel could run an inlineable OnDone on its own thread, under mu_.
+  // (Also makes OnCancel inline; this reactor does nothing in it.)
   bool InternalInlineable() override {
     return on_done_inline_.load(std::memory_order_acquire);
   }
@@ -181,8 +183,10 @@ grpc::ServerUnaryReactor* ServeUnary(Metrics* metrics, Metrics::Rpc rpc,
 
 // Marks, for ThreadSanitizer builds, what gRPC guarantees but does out of
 // TSan's sight: every other reaction of `reactor` happened before its OnDone
-// (gRPC hands OnDone to its executor; tests/tsan/grpc_annotations.cc marks the
-// hand-off). Call first in OnDone. No-op in other builds.
+// (gRPC schedules OnDone through ServerCallbackCall::ScheduleOnDone, on its
+// executor or, for an inlineable reactor, on the thread that ends the call;
+// tests/tsan/grpc_annotations.cc marks the hand-off). Call first in OnDone.
+// No-op in other builds.
 inline void AfterEveryReaction(grpc::internal::ServerReactor* reactor) {
 #if defined(__SANITIZE_THREAD__)
   __tsan_acquire(reactor);

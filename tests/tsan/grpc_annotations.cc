@@ -30,8 +30,9 @@
 //    before each decrement and an acquire after the wait.
 //
 // 3. A server reactor's OnDone comes after all its other reactions. The last
-//    reaction's thread hands OnDone to gRPC's executor
-//    (ServerCallbackCall::ScheduleOnDone), a hand-off TSan does not see
+//    reaction's thread hands OnDone to gRPC's executor, or runs it itself
+//    for an inlineable reactor (our unary one), both through
+//    ServerCallbackCall::ScheduleOnDone: a hand-off TSan does not see
 //    either; nor does it see the count of outstanding reactions when
 //    libgrpc++'s own code (OnCancel's closure) takes it to zero. Annotated
 //    there as an acquire on that count (whose decrements in our binary are
