@@ -15,6 +15,7 @@
 #include <thread>
 #include <utility>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -297,82 +298,109 @@ void UnaryWorker(const Worker<Protocol>& w) {
   }
 }
 
-// One worker's stream: up to `stream_window` messages in flight, written
-// from this thread and read from a second one (gRPC's synchronous streams
-// allow one Write and one Read at a time, each from its own thread).
-// Answers come in order, so the oldest message in flight is the one
-// answered. A message is written with a buffer hint (not flushed) while the
-// next one may follow at once. A stream that fails counts its unanswered
-// messages with the stream's status, and the worker opens another.
+// One stream of a worker: up to `stream_window` messages in flight,
+// written from the worker's thread and read from a second one (gRPC's
+// synchronous streams allow one Write and one Read at a time, each from its
+// own thread). Answers come in order, so the oldest message in flight is
+// the one answered. A message is written with a buffer hint (not flushed)
+// while the next one may follow at once.
 template <typename Protocol>
-void StreamWorker(const Worker<Protocol>& w) {
-  struct Sent {
-    int64_t index;
-    Clock::time_point start;
-  };
-  const int window = w.options.stream_window;
-  bool over = false;
-  while (!over) {
-    std::unique_ptr<grpc::ClientContext> context =
-        NewContext(w.connection, absl::Hours(24));
-    auto stream = Protocol::Stream(w.stub, context.get());
-    absl::Mutex mu;
-    std::deque<Sent> in_flight;  // guarded by mu
-    bool broken = false;         // guarded by mu: the reader saw the end
-    std::thread reader([&] {
-      typename Protocol::StreamResponse response;
-      while (stream->Read(&response)) {
-        Sent sent;
-        {
-          absl::MutexLock lock(&mu);
-          if (in_flight.empty()) {  // an answer to no message: give up
-            context->TryCancel();
-            break;
-          }
-          sent = in_flight.front();
-          in_flight.pop_front();
-        }
-        Record<Protocol>(w.tally, Protocol::StreamStatus(response),
-                         absl::FromChrono(Clock::now() - sent.start), w.payload,
-                         response, sent.index, w.options.verify_every);
-      }
-      absl::MutexLock lock(&mu);
-      broken = true;
-    });
-    const auto has_room = [&] {
-      mu.AssertReaderHeld();
-      return broken || static_cast<int>(in_flight.size()) < window;
-    };
-    for (int64_t i = 0;;) {
-      if (!w.dispatcher.Next(&i)) {
-        over = true;
-        break;
-      }
-      bool more_room;
-      {
-        absl::MutexLock lock(&mu);
-        mu.Await(absl::Condition(&has_room));
-        in_flight.push_back({i, Clock::now()});
-        if (broken) break;  // counted below with the stream's status
-        more_room = static_cast<int>(in_flight.size()) < window;
-      }
-      grpc::WriteOptions options;
-      if (more_room && w.options.rps == 0) options.set_buffer_hint();
-      if (!stream->Write(Protocol::Request(w.payload), options)) break;
-    }
-    stream->WritesDone();
+class PipelinedStream {
+ public:
+  explicit PipelinedStream(const Worker<Protocol>& w)
+      : w_(w),
+        context_(NewContext(w.connection, absl::Hours(24))),
+        stream_(Protocol::Stream(w.stub, context_.get())) {}
+
+  // Sends messages until the run is over (returns true) or the stream
+  // breaks (false), then ends the stream and counts each message it left
+  // unanswered as failed, with the stream's status.
+  bool Run() {
+    std::thread reader([this] { ReadAnswers(); });
+    const bool over = WriteMessages();
+    stream_->WritesDone();
     reader.join();
-    const grpc::Status status = stream->Finish();
+    const grpc::Status status = stream_->Finish();
     const grpc::Status lost =
         status.ok()
             ? grpc::Status(grpc::StatusCode::UNKNOWN, "stream ended early")
             : status;
     typename Protocol::StreamResponse none;
-    for (const Sent& sent : in_flight) {  // the reader has joined
-      Record<Protocol>(w.tally, lost,
-                       absl::FromChrono(Clock::now() - sent.start), w.payload,
-                       none, sent.index, w.options.verify_every);
+    for (const Sent& sent : in_flight_) {  // the reader has joined
+      Record<Protocol>(w_.tally, lost,
+                       absl::FromChrono(Clock::now() - sent.start), w_.payload,
+                       none, sent.index, w_.options.verify_every);
     }
+    return over;
+  }
+
+ private:
+  struct Sent {
+    int64_t index;
+    Clock::time_point start;
+  };
+
+  // Returns true when the run is over, false when the stream broke.
+  bool WriteMessages() ABSL_LOCKS_EXCLUDED(mu_) {
+    const int window = w_.options.stream_window;
+    const auto has_room = [&] {
+      mu_.AssertReaderHeld();
+      return broken_ || static_cast<int>(in_flight_.size()) < window;
+    };
+    for (int64_t i = 0; w_.dispatcher.Next(&i);) {
+      bool more_room;
+      {
+        absl::MutexLock lock(&mu_);
+        mu_.Await(absl::Condition(&has_room));
+        in_flight_.push_back({i, Clock::now()});
+        if (broken_) return false;  // counted by Run as lost
+        more_room = static_cast<int>(in_flight_.size()) < window;
+      }
+      grpc::WriteOptions options;
+      if (more_room && w_.options.rps == 0) options.set_buffer_hint();
+      if (!stream_->Write(Protocol::Request(w_.payload), options)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // The reader thread: records each answer against the oldest message in
+  // flight until the stream ends.
+  void ReadAnswers() ABSL_LOCKS_EXCLUDED(mu_) {
+    typename Protocol::StreamResponse response;
+    while (stream_->Read(&response)) {
+      Sent sent;
+      {
+        absl::MutexLock lock(&mu_);
+        if (in_flight_.empty()) {  // an answer to no message: give up
+          context_->TryCancel();
+          break;
+        }
+        sent = in_flight_.front();
+        in_flight_.pop_front();
+      }
+      Record<Protocol>(w_.tally, Protocol::StreamStatus(response),
+                       absl::FromChrono(Clock::now() - sent.start), w_.payload,
+                       response, sent.index, w_.options.verify_every);
+    }
+    absl::MutexLock lock(&mu_);
+    broken_ = true;
+  }
+
+  const Worker<Protocol>& w_;
+  const std::unique_ptr<grpc::ClientContext> context_;
+  const decltype(Protocol::Stream(w_.stub, nullptr)) stream_;
+  absl::Mutex mu_;
+  std::deque<Sent> in_flight_ ABSL_GUARDED_BY(mu_);
+  bool broken_ ABSL_GUARDED_BY(mu_) = false;  // the reader saw the end
+};
+
+// One worker's messages over streams: a stream that breaks is replaced
+// until the run is over.
+template <typename Protocol>
+void StreamWorker(const Worker<Protocol>& w) {
+  while (!PipelinedStream<Protocol>(w).Run()) {
   }
 }
 

@@ -3,11 +3,19 @@
 
 #include "client/cli/bench.h"
 
+#include <algorithm>
+#include <chrono>
+#include <future>
 #include <map>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "activation/v1/activation.grpc.pb.h"
 #include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "server/metrics.h"
 #include "server/server.h"
@@ -92,6 +100,84 @@ TEST(BenchTest, StreamModeCountsEveryMessage) {
                 "\"bidi_stream\"}"],
               received);
   }
+}
+
+// A ReluStream that answers only once kBatch messages (or the client's
+// half-close) have arrived, echoing each request's tensor, and records the
+// most messages it ever held unanswered.
+class BatchingService final : public v1::ActivationService::Service {
+ public:
+  static constexpr int kBatch = 8;
+
+  grpc::Status ReluStream(
+      grpc::ServerContext* /*context*/,
+      grpc::ServerReaderWriter<v1::ReluResponse, v1::ReluRequest>* stream)
+      override {
+    std::vector<v1::ReluRequest> held;
+    v1::ReluRequest request;
+    bool open = true;
+    while (open) {
+      open = stream->Read(&request);
+      if (open) held.push_back(request);
+      {
+        absl::MutexLock lock(&mu_);
+        most_held_ = std::max(most_held_, static_cast<int>(held.size()));
+      }
+      if (open && held.size() < kBatch) continue;
+      for (const v1::ReluRequest& r : held) {
+        v1::ReluResponse response;
+        *response.mutable_output() = r.input();
+        if (!stream->Write(response)) return grpc::Status::OK;
+      }
+      held.clear();
+    }
+    return grpc::Status::OK;
+  }
+
+  int most_held() {
+    absl::MutexLock lock(&mu_);
+    return most_held_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  int most_held_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// With --stream_window 8 a stream has 8 messages in flight, never more: a
+// server that answers only in batches of 8 serves the whole run.
+TEST(BenchTest, StreamWindowKeepsThatManyMessagesInFlight) {
+  BatchingService service;
+  int port = 0;
+  std::unique_ptr<grpc::Server> server =
+      grpc::ServerBuilder()
+          .AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                            &port)
+          .RegisterService(&service)
+          .BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  BenchOptions options;
+  options.concurrency = 2;
+  options.total = 160;  // 10 batches per stream
+  options.stream = true;
+  options.stream_window = BatchingService::kBatch;
+  options.verify_every = 0;
+  auto run = std::async(std::launch::async, [&] {
+    return RunBench(absl::StrCat("127.0.0.1:", port), ClientOptions(), options);
+  });
+  // A client that kept fewer in flight would wait for answers forever: end
+  // the streams then, so that the test fails rather than hangs.
+  if (run.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+    ADD_FAILURE() << "the run stalled: fewer than " << BatchingService::kBatch
+                  << " messages in flight";
+    server->Shutdown(std::chrono::system_clock::now());
+  }
+  absl::StatusOr<BenchReport> report = run.get();
+  ASSERT_OK(report);
+  EXPECT_EQ(report->status_codes,
+            (std::map<std::string, int64_t>{{"OK", 160}}));
+  EXPECT_EQ(service.most_held(), BatchingService::kBatch);
+  server->Shutdown();
 }
 
 TEST(BenchTest, StreamWindowMustBePositive) {
