@@ -189,60 +189,58 @@ TEST(ReluKernelsTest, WideIntegersMatchPortableOnRandomValues) {
   CheckRandomIntegers<uint64_t>(DataType::kUInt64);
 }
 
-// The FLOAT16 kernels called directly, whichever RunRelu picks here.
-TEST(ReluKernelsTest, Float16KernelsMatchPortableOnEveryHalf) {
-  if (!CpuHasF16C()) GTEST_SKIP() << "this CPU has no F16C";
+// A 16-bit float kernel RunRelu may pick, by the CPU it needs.
+struct HalfKernel {
+  const char* name;
+  bool (*cpu_has)();
+  void (*run)(const FloatConstants& c, const uint8_t* input, uint8_t* output,
+              size_t count);
+};
+
+// Calls each of `kernels` the CPU can run directly (whichever RunRelu picks
+// here) on every 16-bit pattern of `dtype` with every parameter set, out of
+// place and in place one byte off alignment, against the portable kernel.
+void CheckHalfKernels(DataType dtype, const std::vector<HalfKernel>& kernels) {
   const std::vector<uint8_t> input = EveryPattern(16);
   const size_t count = input.size() / 2;
   for (Mode mode : {Mode::kDocumented, Mode::kKeras}) {
     for (const ReluParams& params : ParamGrid(mode)) {
-      SCOPED_TRACE(Describe(params, DataType::kFloat16));
-      absl::StatusOr<ReluOp> op = ReluOp::Create(params, DataType::kFloat16);
+      SCOPED_TRACE(Describe(params, dtype));
+      absl::StatusOr<ReluOp> op = ReluOp::Create(params, dtype);
       ASSERT_OK(op);
-      const FloatConstants& c = op->plan().f;
       std::vector<uint8_t> portable(input.size());
-      ReluFloat16Portable(c, input.data(), portable.data(), count);
-      std::vector<uint8_t> out(input.size());
-      ReluFloat16F16C(c, input.data(), out.data(), count - 3);
-      ASSERT_EQ(FirstDifference(out.data(), portable.data(), count - 3, 2), -1)
-          << "F16C";
-      if (!CpuHasAvx512()) continue;
-      std::vector<uint8_t> data(input.size() + 1);
-      std::memcpy(data.data() + 1, input.data(), input.size());
-      ReluFloat16Avx512(c, data.data() + 1, data.data() + 1, count - 5);
-      ASSERT_EQ(FirstDifference(data.data() + 1, portable.data(), count - 5, 2),
-                -1)
-          << "AVX-512, in place";
+      RunReluPortable(op->plan(), input.data(), portable.data(), count);
+      for (const HalfKernel& kernel : kernels) {
+        if (!kernel.cpu_has()) continue;
+        std::vector<uint8_t> out(input.size());
+        kernel.run(op->plan().f, input.data(), out.data(), count - 3);
+        ASSERT_EQ(FirstDifference(out.data(), portable.data(), count - 3, 2),
+                  -1)
+            << kernel.name;
+        std::vector<uint8_t> data(input.size() + 1);
+        std::memcpy(data.data() + 1, input.data(), input.size());
+        kernel.run(op->plan().f, data.data() + 1, data.data() + 1, count - 5);
+        ASSERT_EQ(
+            FirstDifference(data.data() + 1, portable.data(), count - 5, 2), -1)
+            << kernel.name << ", in place";
+      }
     }
   }
 }
 
-// Both AVX-512 BFLOAT16 kernels called directly (RunRelu picks one).
+TEST(ReluKernelsTest, Float16KernelsMatchPortableOnEveryHalf) {
+  if (!CpuHasF16C()) GTEST_SKIP() << "this CPU has no F16C";
+  CheckHalfKernels(DataType::kFloat16,
+                   {{"F16C", CpuHasF16C, ReluFloat16F16C},
+                    {"AVX-512", CpuHasAvx512, ReluFloat16Avx512}});
+}
+
 TEST(ReluKernelsTest, BFloat16KernelsMatchPortableOnEveryPattern) {
   if (!CpuHasAvx512()) GTEST_SKIP() << "this CPU has no AVX-512";
-  const std::vector<uint8_t> input = EveryPattern(16);
-  const size_t count = input.size() / 2;
-  for (Mode mode : {Mode::kDocumented, Mode::kKeras}) {
-    for (const ReluParams& params : ParamGrid(mode)) {
-      SCOPED_TRACE(Describe(params, DataType::kBFloat16));
-      absl::StatusOr<ReluOp> op = ReluOp::Create(params, DataType::kBFloat16);
-      ASSERT_OK(op);
-      std::vector<uint8_t> portable(input.size());
-      RunReluPortable(op->plan(), input.data(), portable.data(), count);
-      std::vector<uint8_t> out(input.size());
-      ReluBFloat16Avx512(op->plan().f, input.data(), out.data(), count - 3);
-      ASSERT_EQ(FirstDifference(out.data(), portable.data(), count - 3, 2), -1)
-          << "AVX-512, narrowing in integers";
-      if (!CpuHasAvx512Bf16()) continue;
-      std::vector<uint8_t> data(input.size() + 1);
-      std::memcpy(data.data() + 1, input.data(), input.size());
-      ReluBFloat16Avx512Bf16(op->plan().f, data.data() + 1, data.data() + 1,
-                             count - 5);
-      ASSERT_EQ(FirstDifference(data.data() + 1, portable.data(), count - 5, 2),
-                -1)
-          << "AVX512_BF16, in place";
-    }
-  }
+  CheckHalfKernels(
+      DataType::kBFloat16,
+      {{"AVX-512, narrowing in integers", CpuHasAvx512, ReluBFloat16Avx512},
+       {"AVX512_BF16", CpuHasAvx512Bf16, ReluBFloat16Avx512Bf16}});
 }
 
 }  // namespace
