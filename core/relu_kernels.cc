@@ -168,7 +168,11 @@ struct KerasOp {
   V operator()(V x) const {
     V y = kThreshold ? x * (x > threshold ? Splat<V>(T(1)) : V{})
                      : MaxKeepA(x, V{});
-    if constexpr (kHasMax) y = MinKeepA(MaxKeepA(y, V{}), Splat<V>(max_value));
+    // Keras clips to [0, max_value]; without a threshold y is MaxKeepA(x, 0)
+    // already, which MaxKeepA(., 0) leaves as it is (NaN and -0 included).
+    if constexpr (kHasMax) {
+      y = MinKeepA(kThreshold ? MaxKeepA(y, V{}) : y, Splat<V>(max_value));
+    }
     if constexpr (kAlpha) {
       const V negative_part = MaxKeepA(kThreshold ? threshold - x : -x, V{});
       y = y - alpha * negative_part;
