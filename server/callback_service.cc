@@ -1,12 +1,6 @@
 #include "server/callback_service.h"
 
-#include <memory>
-#include <utility>
-
-#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
-#include "absl/time/clock.h"
 #include "google/protobuf/arena.h"
 #include "server/codec.h"
 #include "server/stream_reactor.h"
@@ -48,31 +42,27 @@ class MessageArena {
   google::protobuf::Arena arena_;
 };
 
-// Admits, computes and serializes one parsed request; the response lives on
-// `arena`.
-absl::Status Compute(const Backend& backend, Call& call, MessageArena& arena,
-                     v1::ReluRequest* request, grpc::ByteBuffer* out) {
-  if (absl::Status s = call.Admit(*backend.gate, MemoryFor(*request));
-      !s.ok()) {
-    return s;
-  }
+// Parses, admits, computes and serializes one request's bytes. Parsing
+// moves the bytes into the request, computed in place and moved on into the
+// response; both messages live on a MessageArena.
+absl::Status ReluBytes(const Backend& backend, Call& call, grpc::ByteBuffer* in,
+                       grpc::ByteBuffer* out) {
+  MessageArena arena;
+  auto* request = arena.Create<v1::ReluRequest>();
+  absl::Status s = ParseRequest(in, request);
+  call.Received(PayloadBytes(request->input()));
+  if (!s.ok()) return s;
+  if (s = call.Admit(*backend.gate, MemoryFor(*request)); !s.ok()) return s;
   auto* response = arena.Create<v1::ReluResponse>();
-  if (absl::Status s = call.Relu(*backend.handler, request, response);
-      !s.ok()) {
-    return s;
-  }
+  if (s = call.Relu(*backend.handler, request, response); !s.ok()) return s;
   return SerializeReluResponse(response, out);
 }
 
-// A ReluStream message: parsed and computed; an error ends the stream.
+// A ReluStream message: as a Relu call; an error ends the stream.
 struct ReluStep {
   static absl::Status Serve(const Backend& backend, Call& call, int64_t index,
                             grpc::ByteBuffer* in, grpc::ByteBuffer* out) {
-    MessageArena arena;
-    auto* request = arena.Create<v1::ReluRequest>();
-    absl::Status s = ParseRequest(in, request);
-    call.Received(PayloadBytes(request->input()));
-    if (s.ok()) s = Compute(backend, call, arena, request, out);
+    absl::Status s = ReluBytes(backend, call, in, out);
     if (s.ok()) return s;
     return absl::Status(s.code(),
                         absl::StrCat("message ", index, ": ", s.message()));
@@ -86,15 +76,7 @@ grpc::ServerUnaryReactor* CallbackService::Relu(
     grpc::ByteBuffer* response) {
   return ServeRawUnary(backend_, Metrics::Rpc::kRelu, context, request,
                        [&](Call& call, grpc::ByteBuffer* bytes) {
-                         // Parsing moves the bytes into the request, computed
-                         // in place and moved on into the response.
-                         MessageArena arena;
-                         auto* parsed = arena.Create<v1::ReluRequest>();
-                         absl::Status s = ParseRequest(bytes, parsed);
-                         call.Received(PayloadBytes(parsed->input()));
-                         if (!s.ok()) return s;
-                         return Compute(backend_, call, arena, parsed,
-                                        response);
+                         return ReluBytes(backend_, call, bytes, response);
                        });
 }
 
