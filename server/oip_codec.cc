@@ -134,6 +134,26 @@ absl::Status CheckRaw(const ModelInferRequest& request, core::DataType dtype,
   return absl::OkStatus();
 }
 
+// Checks that the first of a request's `kind` tensors ("input" or
+// "output") is named `expected` and has no parameters: the model has no
+// other tensor and takes no per-tensor parameter.
+absl::Status CheckTensor(
+    absl::string_view kind, absl::string_view expected, const std::string& name,
+    const google::protobuf::Map<std::string, inference::InferParameter>&
+        parameters) {
+  if (name != expected) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(kind, "s[0].name ", QuoteClientText(name), " is no ", kind,
+                     " of model relu; its ", kind, " is \"", expected, "\""));
+  }
+  if (!parameters.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(kind, "s[0].parameters: unknown parameter ",
+                     QuoteClientText(parameters.begin()->first)));
+  }
+  return absl::OkStatus();
+}
+
 // Checks the requested outputs: none (all), or "output" without parameters.
 absl::Status CheckOutputs(const ModelInferRequest& request) {
   if (request.outputs_size() > 1) {
@@ -143,17 +163,8 @@ absl::Status CheckOutputs(const ModelInferRequest& request) {
   }
   if (request.outputs_size() == 0) return absl::OkStatus();
   const auto& output = request.outputs(0);
-  if (output.name() != oip::kOutputName) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("outputs[0].name ", QuoteClientText(output.name()),
-                     " is no output of model relu; its output is \"output\""));
-  }
-  if (!output.parameters().empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("outputs[0].parameters: unknown parameter ",
-                     QuoteClientText(output.parameters().begin()->first)));
-  }
-  return absl::OkStatus();
+  return CheckTensor("output", oip::kOutputName, output.name(),
+                     output.parameters());
 }
 
 // Converts a request parameter to the fronts' common form.
@@ -258,15 +269,10 @@ absl::StatusOr<DecodedInfer> InferHandler::Decode(
                      " tensors; model relu takes 1 (\"input\")"));
   }
   const ModelInferRequest::InferInputTensor& input = request.inputs(0);
-  if (input.name() != oip::kInputName) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("inputs[0].name ", QuoteClientText(input.name()),
-                     " is no input of model relu; its input is \"input\""));
-  }
-  if (!input.parameters().empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("inputs[0].parameters: unknown parameter ",
-                     QuoteClientText(input.parameters().begin()->first)));
+  if (absl::Status s = CheckTensor("input", oip::kInputName, input.name(),
+                                   input.parameters());
+      !s.ok()) {
+    return s;
   }
   absl::StatusOr<core::DataType> dtype =
       oip::DataTypeFromName(input.datatype(), "inputs[0].datatype");
