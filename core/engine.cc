@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <memory>
+#include <vector>
 
 #include "absl/base/config.h"
 #include "absl/status/status.h"
@@ -41,6 +43,73 @@ void HappensAfter([[maybe_unused]] const void* sync) {
 // Where callers hand their calls to TBB's threads. One for all calls: a TBB
 // thread must acquire before it reads anything of the call, even its address.
 char tbb_hand_off;
+
+// An input in pieces (Engine::Pieces), with where each starts in the
+// tensor's bytes, so that any range of elements can be computed on its own.
+class PieceMap {
+ public:
+  // Returns InvalidArgument when the pieces do not add up to `bytes` or one
+  // overlaps the `bytes` at `output`.
+  static absl::StatusOr<PieceMap> Create(Engine::Pieces pieces,
+                                         const uint8_t* output, size_t bytes) {
+    PieceMap map;
+    map.pieces_.reserve(pieces.size());
+    map.starts_.reserve(pieces.size());
+    size_t size = 0;
+    for (absl::Span<const uint8_t> piece : pieces) {
+      if (piece.empty()) continue;
+      if (piece.data() < output + bytes &&
+          output < piece.data() + piece.size()) {
+        return absl::InvalidArgumentError("an input piece overlaps the output");
+      }
+      map.pieces_.push_back(piece);
+      map.starts_.push_back(size);
+      size += piece.size();
+    }
+    if (size != bytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the input pieces hold ", size, " bytes; ", bytes,
+                       " expected"));
+    }
+    return map;
+  }
+
+  // Computes the elements [begin, end) into `output`, each at its offset.
+  void Run(const internal::ReluPlan& plan, size_t item_size, size_t begin,
+           size_t end, uint8_t* output) const {
+    size_t at = begin * item_size;  // the next element's first byte
+    const size_t stop = end * item_size;
+    // The last piece starting at or before `at` holds it (none is empty).
+    size_t k = std::upper_bound(starts_.begin(), starts_.end(), at) -
+               starts_.begin() - 1;
+    while (at < stop) {
+      const size_t offset = at - starts_[k];
+      const size_t left = pieces_[k].size() - offset;
+      if (left >= item_size) {
+        const size_t n = std::min(left, stop - at) / item_size;
+        internal::RunRelu(plan, pieces_[k].data() + offset, output + at, n);
+        at += n * item_size;
+      } else {
+        // The element straddles pieces: gather it first.
+        uint8_t element[sizeof(uint64_t)];
+        for (size_t got = 0; got < item_size; ++k) {
+          const size_t from = at + got - starts_[k];
+          const size_t take = std::min(item_size - got, pieces_[k].size() - from);
+          std::memcpy(element + got, pieces_[k].data() + from, take);
+          got += take;
+          if (got == item_size) break;
+        }
+        internal::RunRelu(plan, element, output + at, 1);
+        at += item_size;
+      }
+      if (at < stop && at == starts_[k] + pieces_[k].size()) ++k;
+    }
+  }
+
+ private:
+  std::vector<absl::Span<const uint8_t>> pieces_;  // none empty
+  std::vector<size_t> starts_;                     // of each piece
+};
 
 }  // namespace
 
@@ -82,18 +151,38 @@ absl::Status Engine::Relu(const ReluParams& params, DataType dtype,
 
 absl::Status Engine::Relu(const ReluOp& op, const void* input, void* output,
                           size_t count, const CancelCheck& cancelled) const {
-  const internal::ReluPlan* const plan = &op.plan();
+  const internal::ReluPlan& plan = op.plan();
   const size_t item_size = ItemSize(op.dtype());
   if (absl::Status s = internal::CheckBuffers(input, output, count * item_size);
       !s.ok()) {
     return s;
   }
-  if (cancelled && cancelled()) return absl::CancelledError("call cancelled");
   const auto* in = static_cast<const uint8_t*>(input);
   auto* out = static_cast<uint8_t*>(output);
+  return Spread(count, cancelled, [&](size_t begin, size_t end) {
+    const size_t offset = begin * item_size;
+    internal::RunRelu(plan, in + offset, out + offset, end - begin);
+  });
+}
+
+absl::Status Engine::Relu(const ReluOp& op, Pieces input, void* output,
+                          size_t count, const CancelCheck& cancelled) const {
+  const size_t item_size = ItemSize(op.dtype());
+  auto* out = static_cast<uint8_t*>(output);
+  absl::StatusOr<PieceMap> map = PieceMap::Create(input, out, count * item_size);
+  if (!map.ok()) return map.status();
+  return Spread(count, cancelled, [&](size_t begin, size_t end) {
+    map->Run(op.plan(), item_size, begin, end, out);
+  });
+}
+
+absl::Status Engine::Spread(
+    size_t count, const CancelCheck& cancelled,
+    absl::FunctionRef<void(size_t, size_t)> compute) const {
+  if (cancelled && cancelled()) return absl::CancelledError("call cancelled");
   const size_t grain = options_.grain_elements;
   if (count <= grain) {
-    internal::RunRelu(*plan, in, out, count);
+    compute(0, count);
     return absl::OkStatus();
   }
   if (concurrency() == 1) {
@@ -103,9 +192,7 @@ absl::Status Engine::Relu(const ReluOp& op, const void* input, void* output,
       if (begin > 0 && cancelled && cancelled()) {
         return absl::CancelledError("call cancelled");
       }
-      const size_t offset = begin * item_size;
-      internal::RunRelu(*plan, in + offset, out + offset,
-                        std::min(grain, count - begin));
+      compute(begin, begin + std::min(grain, count - begin));
     }
     return absl::OkStatus();
   }
@@ -120,8 +207,7 @@ absl::Status Engine::Relu(const ReluOp& op, const void* input, void* output,
         stopped.store(true, std::memory_order_relaxed);
         context.cancel_group_execution();
       } else {
-        const size_t offset = range.begin() * item_size;
-        internal::RunRelu(*plan, in + offset, out + offset, range.size());
+        compute(range.begin(), range.end());
       }
     }
     HappensBefore(&finished);

@@ -4,11 +4,14 @@
 #define ACTIVATION_CORE_ENGINE_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "core/dtype.h"
 #include "core/relu.h"
 
@@ -31,6 +34,10 @@ class Engine {
   // chunks, from any of the arena's threads.
   using CancelCheck = std::function<bool()>;
 
+  // A tensor's bytes in pieces, in order, as a network stack receives them.
+  // An element may straddle two or more pieces; a piece may be empty.
+  using Pieces = absl::Span<const absl::Span<const uint8_t>>;
+
   // Returns InvalidArgument for negative `threads` or a zero grain.
   static absl::StatusOr<std::unique_ptr<Engine>> Create(
       const EngineOptions& options);
@@ -46,7 +53,13 @@ class Engine {
   absl::Status Relu(const ReluOp& op, const void* input, void* output,
                     size_t count, const CancelCheck& cancelled = nullptr) const;
 
-  // As above, validating `params` for `dtype` first (see ReluOp::Create).
+  // As above, reading the input from `input`, out of place: the pieces'
+  // sizes must add up to `count` elements, and none may overlap `output`
+  // (InvalidArgument otherwise). Same results and cancellation.
+  absl::Status Relu(const ReluOp& op, Pieces input, void* output, size_t count,
+                    const CancelCheck& cancelled = nullptr) const;
+
+  // As the first, validating `params` for `dtype` first (see ReluOp::Create).
   absl::Status Relu(const ReluParams& params, DataType dtype, const void* input,
                     void* output, size_t count,
                     const CancelCheck& cancelled = nullptr) const;
@@ -58,6 +71,12 @@ class Engine {
   struct Arena;  // A tbb::task_arena; TBB stays out of this header.
 
   Engine(const EngineOptions& options, std::unique_ptr<Arena> arena);
+
+  // Runs `compute(begin, end)` over the elements [0, count): on the calling
+  // thread for a tensor of at most one grain, else in chunks of a grain over
+  // the arena, polling `cancelled` between chunks.
+  absl::Status Spread(size_t count, const CancelCheck& cancelled,
+                      absl::FunctionRef<void(size_t, size_t)> compute) const;
 
   const EngineOptions options_;
   std::unique_ptr<Arena> arena_;

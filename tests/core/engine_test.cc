@@ -1,5 +1,6 @@
 #include "core/engine.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstring>
@@ -8,6 +9,8 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/types/span.h"
 #include "core/dtype.h"
 #include "core/relu.h"
 #include "gmock/gmock.h"
@@ -207,6 +210,108 @@ TEST(EngineTest, ReluWithAnOpEqualsReluWithItsParamsForEveryDtype) {
     ASSERT_OK(op->Apply(in.data(), serial.data(), n));
     EXPECT_EQ(with_op, with_params) << DataTypeName(dtype);
     EXPECT_EQ(with_op, serial) << DataTypeName(dtype);
+  }
+}
+
+// Cuts `bytes` into pieces of random sizes: some empty, many of one byte
+// (so that elements straddle two or more pieces), some long.
+std::vector<absl::Span<const uint8_t>> RandomPieces(
+    const std::vector<uint8_t>& bytes, std::mt19937& rng) {
+  std::vector<absl::Span<const uint8_t>> pieces;
+  size_t at = 0;
+  while (at < bytes.size()) {
+    size_t size = 0;
+    switch (rng() % 4) {
+      case 0: size = 0; break;
+      case 1: size = 1 + rng() % 3; break;
+      case 2: size = 1 + rng() % 100; break;
+      default: size = 1 + rng() % 20'000; break;
+    }
+    size = std::min(size, bytes.size() - at);
+    pieces.emplace_back(bytes.data() + at, size);
+    at += size;
+  }
+  pieces.emplace_back();  // an empty last piece
+  return pieces;
+}
+
+TEST(EngineTest, PiecesGiveTheBitsOfOneBufferForEveryDtypeModeAndThreadCount) {
+  std::mt19937 rng(11);
+  ReluParams params;
+  params.max_value = 5.5;
+  params.negative_slope = 0.75;
+  params.threshold = -1.5;
+  for (int threads : {1, 2}) {
+    for (size_t grain : {size_t{333}, size_t{1} << 20}) {
+      auto engine = MakeEngine(threads, grain);
+      ASSERT_NE(engine, nullptr);
+      for (DataType dtype : kAllDataTypes) {
+        for (Mode mode : {Mode::kDocumented, Mode::kKeras}) {
+          if (mode == Mode::kKeras && !IsFloatingPoint(dtype)) continue;
+          SCOPED_TRACE(absl::StrCat(DataTypeName(dtype), " threads ", threads,
+                                    " grain ", grain, " mode ",
+                                    static_cast<int>(mode)));
+          params.mode = mode;
+          absl::StatusOr<ReluOp> op = ReluOp::Create(params, dtype);
+          ASSERT_OK(op);
+          const size_t n = 10'007;
+          std::vector<uint8_t> in(n * ItemSize(dtype));
+          for (uint8_t& b : in) b = static_cast<uint8_t>(rng());
+          std::vector<uint8_t> whole(in.size());
+          ASSERT_OK(op->Apply(in.data(), whole.data(), n));
+          const std::vector<absl::Span<const uint8_t>> pieces =
+              RandomPieces(in, rng);
+          std::vector<uint8_t> out(in.size(), 0xA5);
+          ASSERT_OK(engine->Relu(*op, pieces, out.data(), n));
+          EXPECT_EQ(out, whole);
+        }
+      }
+    }
+  }
+}
+
+TEST(EngineTest, PiecesMustAddUpAndStayClearOfTheOutput) {
+  auto engine = MakeEngine(2, 1024);
+  ASSERT_NE(engine, nullptr);
+  absl::StatusOr<ReluOp> op = ReluOp::Create(ReluParams(), DataType::kFloat32);
+  ASSERT_OK(op);
+  std::vector<uint8_t> in(40);
+  std::vector<uint8_t> out(40);
+  const std::vector<absl::Span<const uint8_t>> short_by_one = {
+      absl::MakeConstSpan(in.data(), 20), absl::MakeConstSpan(in.data() + 20, 19)};
+  EXPECT_THAT(engine->Relu(*op, short_by_one, out.data(), 10),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "the input pieces hold 39 bytes; 40 expected"));
+  const std::vector<absl::Span<const uint8_t>> into_output = {
+      absl::MakeConstSpan(in.data(), 20), absl::MakeConstSpan(out.data() + 36, 4),
+      absl::MakeConstSpan(in.data(), 16)};
+  EXPECT_THAT(engine->Relu(*op, into_output, out.data(), 10),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "an input piece overlaps the output"));
+}
+
+TEST(EngineTest, PiecesStopBetweenChunksWhenCancelled) {
+  for (int threads : {1, 2}) {
+    SCOPED_TRACE(threads);
+    auto engine = MakeEngine(threads, 1024);
+    ASSERT_NE(engine, nullptr);
+    absl::StatusOr<ReluOp> op = ReluOp::Create(ReluParams(), DataType::kFloat32);
+    ASSERT_OK(op);
+    const size_t n = 1 << 22;
+    std::vector<float> in(n, -1.0f);
+    std::vector<absl::Span<const uint8_t>> pieces;
+    const auto* bytes = reinterpret_cast<const uint8_t*>(in.data());
+    for (size_t at = 0; at < n * sizeof(float); at += 16381) {
+      pieces.emplace_back(bytes + at, std::min<size_t>(16381, n * sizeof(float) - at));
+    }
+    std::vector<float> out(n, 42.0f);
+    std::atomic<int> polls{0};
+    auto cancelled = [&] { return polls.fetch_add(1) >= 2; };
+    EXPECT_THAT(engine->Relu(*op, pieces, out.data(), n, cancelled),
+                StatusIs(absl::StatusCode::kCancelled, "call cancelled"));
+    size_t untouched = 0;
+    for (float v : out) untouched += v == 42.0f;
+    EXPECT_GT(untouched, n / 2);
   }
 }
 
