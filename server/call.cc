@@ -67,12 +67,15 @@ absl::Status Call::Compute(ComputeFn compute) {
 }
 
 absl::Status Call::Relu(const ReluHandler& handler, v1::ReluRequest* request,
-                        v1::ReluResponse* response) {
+                        SplitPayload* split, v1::ReluResponse* response) {
   absl::Status status = Compute(
       [&](const core::Engine::CancelCheck& cancelled, ComputeStats* stats) {
-        return handler.Relu(request, response, cancelled, stats);
+        return handler.Relu(request, split, response, cancelled, stats);
       });
-  if (status.ok()) Sent(PayloadBytes(response->output()));
+  if (status.ok()) {
+    const bool split_out = split != nullptr && split->output != nullptr;
+    Sent(PayloadBytes(response->output()) + (split_out ? split->size : 0));
+  }
   return status;
 }
 

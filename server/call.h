@@ -85,8 +85,10 @@ class Call {
   absl::Status Compute(ComputeFn compute);
 
   // Runs `handler` on one request as Compute, and records the response.
+  // `split` is the request's payload if it was split off (see
+  // ReluHandler::Relu), or null.
   absl::Status Relu(const ReluHandler& handler, v1::ReluRequest* request,
-                    v1::ReluResponse* response);
+                    SplitPayload* split, v1::ReluResponse* response);
 
   // Records `status` and returns the status to send.
   grpc::Status Finish(const absl::Status& status);

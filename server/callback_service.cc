@@ -9,10 +9,12 @@ namespace activation::server {
 namespace {
 
 // What a computation holds from admission until its response is sent: the
-// payload, moved from request to response, and the response's serialized
-// copy, plus the call's own state.
-uint64_t MemoryFor(const v1::ReluRequest& request) {
-  return MemoryForPayload(PayloadBytes(request.input()));
+// payload twice (received and answered: a small one moved from request to
+// response and copied into the serialized response, a large one received in
+// gRPC's slices and computed into a buffer of its own), plus the call's own
+// state.
+uint64_t MemoryFor(uint64_t payload_bytes) {
+  return MemoryForPayload(payload_bytes);
 }
 
 // The messages of one computation: an arena whose first block is on the
@@ -42,20 +44,28 @@ class MessageArena {
   google::protobuf::Arena arena_;
 };
 
-// Parses, admits, computes and serializes one request's bytes. Parsing
-// moves the bytes into the request, computed in place and moved on into the
-// response; both messages live on a MessageArena.
+// Parses, admits, computes and serializes one request's bytes. A large
+// payload is computed from the slices it arrived in into a buffer of its
+// own, which becomes the response's payload slice; a small one is parsed
+// into the request, computed in place and moved on into the response. Both
+// messages live on a MessageArena.
 absl::Status ReluBytes(const Backend& backend, Call& call, grpc::ByteBuffer* in,
                        grpc::ByteBuffer* out) {
   MessageArena arena;
   auto* request = arena.Create<v1::ReluRequest>();
-  absl::Status s = ParseRequest(in, request);
-  call.Received(PayloadBytes(request->input()));
+  SplitPayload split;
+  absl::Status s = ParseReluRequest(in, request, &split);
+  const uint64_t payload_bytes = PayloadBytes(request->input()) + split.size;
+  call.Received(payload_bytes);
   if (!s.ok()) return s;
-  if (s = call.Admit(*backend.gate, MemoryFor(*request)); !s.ok()) return s;
+  if (s = call.Admit(*backend.gate, MemoryFor(payload_bytes)); !s.ok()) {
+    return s;
+  }
   auto* response = arena.Create<v1::ReluResponse>();
-  if (s = call.Relu(*backend.handler, request, response); !s.ok()) return s;
-  return SerializeReluResponse(response, out);
+  s = call.Relu(*backend.handler, request, &split, response);
+  split.ReleaseInput();
+  if (!s.ok()) return s;
+  return SerializeReluResponse(response, &split, out);
 }
 
 // A ReluStream message: as a Relu call; an error ends the stream.

@@ -1,7 +1,11 @@
 #include "server/codec.h"
 
+#include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -25,8 +29,9 @@ absl::Span<const int64_t> Shape(const v1::Tensor& tensor) {
 }
 
 absl::Status CheckPayload(const v1::Tensor& tensor, core::DataType dtype,
-                          uint64_t count) {
-  const bool has_raw = !tensor.raw_data().empty();
+                          uint64_t count, uint64_t split_raw_bytes) {
+  const uint64_t raw_bytes = tensor.raw_data().size() + split_raw_bytes;
+  const bool has_raw = raw_bytes > 0;
   const bool has_floats = tensor.float_data_size() > 0;
   if (has_raw && has_floats) {
     return absl::InvalidArgumentError(
@@ -48,9 +53,9 @@ absl::Status CheckPayload(const v1::Tensor& tensor, core::DataType dtype,
   absl::StatusOr<uint64_t> needed =
       PayloadSize(count, dtype, Shape(tensor), "input.shape");
   if (!needed.ok()) return needed.status();
-  if (tensor.raw_data().size() != *needed) {
+  if (raw_bytes != *needed) {
     return absl::InvalidArgumentError(
-        absl::StrCat("input.raw_data has ", tensor.raw_data().size(),
+        absl::StrCat("input.raw_data has ", raw_bytes,
                      " bytes; shape ", ShapeString(Shape(tensor)), " of ",
                      core::DataTypeName(dtype), " needs ", *needed));
   }
@@ -72,7 +77,8 @@ absl::StatusOr<core::ReluOp> DecodeOp(const v1::ReluParams& wire,
 }
 
 // Below this, copying the payload into gRPC's buffer costs less than a
-// slice of its own and the string that owns it.
+// slice of its own and the string that owns it, and parsing a request whole
+// less than splitting its payload off.
 constexpr size_t kMovedPayloadBytes = 16 << 10;
 
 // Appends the key of length-delimited field `field` and `length`.
@@ -85,11 +91,187 @@ void AppendLengthDelimited(int field, uint64_t length, std::string* out) {
   out->append(reinterpret_cast<char*>(key_and_length), end - key_and_length);
 }
 
+// Serializes `response`, whose output has no raw_data, with `payload` as
+// its output.raw_data into `bytes`: ReluResponse.output (1), the tensor
+// without its payload, then raw_data (3) as a slice of its own (fields may
+// come in any order).
+void SerializeWithPayload(const v1::ReluResponse& response,
+                          grpc::Slice payload, grpc::ByteBuffer* bytes) {
+  std::string head;
+  const size_t tensor_head = response.output().ByteSizeLong();
+  std::string raw_key;
+  AppendLengthDelimited(v1::Tensor::kRawDataFieldNumber, payload.size(),
+                        &raw_key);
+  AppendLengthDelimited(v1::ReluResponse::kOutputFieldNumber,
+                        tensor_head + raw_key.size() + payload.size(), &head);
+  response.output().AppendToString(&head);
+  head += raw_key;
+  grpc::Slice slices[] = {grpc::Slice(head), std::move(payload)};
+  grpc::ByteBuffer message(slices, 2);
+  bytes->Swap(&message);
+}
+
+// Reads a message's bytes across the slices gRPC received it in. A copy
+// remembers where the original was.
+class SliceReader {
+ public:
+  explicit SliceReader(const std::vector<grpc::Slice>& slices)
+      : slices_(&slices) {}
+
+  uint64_t position() const { return position_; }
+
+  bool ReadVarint(uint64_t* value) {
+    *value = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      uint8_t byte = 0;
+      if (!Take(1, [&](const uint8_t* data, size_t) { byte = *data; })) {
+        return false;
+      }
+      *value |= uint64_t{byte & 0x7fu} << shift;
+      if ((byte & 0x80) == 0) return true;
+    }
+    return false;
+  }
+
+  // Passes the next `n` bytes to `sink(data, size)`, a piece at a time;
+  // false when the message ends first.
+  template <typename Sink>
+  bool Take(uint64_t n, Sink sink) {
+    while (n > 0) {
+      if (slice_ == slices_->size()) return false;
+      const grpc::Slice& slice = (*slices_)[slice_];
+      const size_t size = std::min<uint64_t>(n, slice.size() - offset_);
+      if (size > 0) sink(slice.begin() + offset_, size);
+      offset_ += size;
+      position_ += size;
+      n -= size;
+      if (offset_ == slice.size()) {
+        ++slice_;
+        offset_ = 0;
+      }
+    }
+    return true;
+  }
+
+  bool Skip(uint64_t n) {
+    return Take(n, [](const uint8_t*, size_t) {});
+  }
+
+  // Appends the bytes from `from` (a copy of this reader) to here to `out`.
+  bool CopySince(SliceReader from, std::string* out) const {
+    return from.Take(position_ - from.position_,
+                     [out](const uint8_t* data, size_t size) {
+                       out->append(reinterpret_cast<const char*>(data), size);
+                     });
+  }
+
+ private:
+  const std::vector<grpc::Slice>* slices_;  // Not owned.
+  size_t slice_ = 0;
+  size_t offset_ = 0;  // in slice_
+  uint64_t position_ = 0;
+};
+
+// Fields other than the payload are copied into a small message to parse;
+// a message with more than this of them (float_data, say) is parsed whole.
+constexpr size_t kMaxCopiedBytes = 16 << 10;
+
+// Skips the value of a field with key `tag`, not past `end`. False for a
+// group or an invalid wire type: the protobuf parser decides about those.
+bool SkipValue(SliceReader& reader, uint64_t tag, uint64_t end) {
+  uint64_t size = 0;
+  switch (tag & 7) {
+    case 0:
+      if (!reader.ReadVarint(&size)) return false;
+      break;
+    case 1:
+      if (!reader.Skip(8)) return false;
+      break;
+    case 2:
+      if (!reader.ReadVarint(&size) || size > end - reader.position() ||
+          !reader.Skip(size)) {
+        return false;
+      }
+      break;
+    case 5:
+      if (!reader.Skip(4)) return false;
+      break;
+    default:
+      return false;
+  }
+  return reader.position() <= end;
+}
+
+// Splits a Tensor that ends at `end`: its raw_data goes to `raw` (the last
+// one, as protobuf keeps the last), every other field to `rest`.
+bool SplitTensor(SliceReader& reader, uint64_t end, std::string* rest,
+                 std::vector<absl::Span<const uint8_t>>* raw) {
+  constexpr uint64_t kRawDataKey = v1::Tensor::kRawDataFieldNumber << 3 | 2;
+  while (reader.position() < end) {
+    const SliceReader field = reader;
+    uint64_t tag = 0;
+    if (!reader.ReadVarint(&tag)) return false;
+    if (tag == kRawDataKey) {
+      uint64_t size = 0;
+      if (!reader.ReadVarint(&size) || size > end - reader.position()) {
+        return false;
+      }
+      raw->clear();
+      if (!reader.Take(size, [raw](const uint8_t* data, size_t n) {
+            raw->emplace_back(data, n);
+          })) {
+        return false;
+      }
+      continue;
+    }
+    if (!SkipValue(reader, tag, end) || !reader.CopySince(field, rest) ||
+        rest->size() > kMaxCopiedBytes) {
+      return false;
+    }
+  }
+  return reader.position() == end;
+}
+
+// Splits a ReluRequest of `size` bytes: input.raw_data to `raw`, the rest to
+// `rest` (a valid ReluRequest when the whole is). False where the split is
+// not sure to mean what the whole means; the caller parses the whole then.
+bool SplitRequest(const std::vector<grpc::Slice>& slices, uint64_t size,
+                  std::string* rest,
+                  std::vector<absl::Span<const uint8_t>>* raw) {
+  constexpr uint64_t kInputKey = v1::ReluRequest::kInputFieldNumber << 3 | 2;
+  SliceReader reader(slices);
+  std::string tensor;
+  while (reader.position() < size) {
+    const SliceReader field = reader;
+    uint64_t tag = 0;
+    if (!reader.ReadVarint(&tag)) return false;
+    if (tag == kInputKey) {
+      // Each input is kept as a field of its own: protobuf merges them.
+      uint64_t length = 0;
+      if (!reader.ReadVarint(&length) || length > size - reader.position()) {
+        return false;
+      }
+      tensor.clear();
+      if (!SplitTensor(reader, reader.position() + length, &tensor, raw)) {
+        return false;
+      }
+      AppendLengthDelimited(v1::ReluRequest::kInputFieldNumber, tensor.size(),
+                            rest);
+      rest->append(tensor);
+    } else if (!SkipValue(reader, tag, size) || !reader.CopySince(field, rest)) {
+      return false;
+    }
+    if (rest->size() > kMaxCopiedBytes) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 absl::StatusOr<DecodedRequest> DecodeRequest(const v1::ReluRequest& request,
                                              uint64_t max_elements,
-                                             int max_rank) {
+                                             int max_rank,
+                                             uint64_t split_raw_bytes) {
   if (!request.has_input()) {
     return absl::InvalidArgumentError("input must be set");
   }
@@ -100,7 +282,10 @@ absl::StatusOr<DecodedRequest> DecodeRequest(const v1::ReluRequest& request,
   absl::StatusOr<uint64_t> count =
       ElementCount(Shape(input), "input.shape", max_elements, max_rank);
   if (!count.ok()) return count.status();
-  if (absl::Status s = CheckPayload(input, *dtype, *count); !s.ok()) return s;
+  if (absl::Status s = CheckPayload(input, *dtype, *count, split_raw_bytes);
+      !s.ok()) {
+    return s;
+  }
   absl::StatusOr<core::ReluOp> op = DecodeOp(request.params(), *dtype);
   if (!op.ok()) return op.status();
   return DecodedRequest{*std::move(op), *count, input.float_data_size() > 0};
@@ -119,6 +304,34 @@ absl::Status ParseRequest(grpc::ByteBuffer* bytes,
   return absl::OkStatus();
 }
 
+absl::Status ParseReluRequest(grpc::ByteBuffer* bytes, v1::ReluRequest* request,
+                              SplitPayload* split) {
+  const size_t size = bytes->Length();
+  if (size >= kMovedPayloadBytes) {
+    std::vector<grpc::Slice> slices;
+    std::string rest;
+    split->input.clear();
+    if (bytes->Dump(&slices).ok() &&
+        SplitRequest(slices, size, &rest, &split->input) &&
+        request->ParseFromString(rest)) {
+      split->size = 0;
+      for (absl::Span<const uint8_t> piece : split->input) {
+        split->size += piece.size();
+      }
+      // Moving the vector keeps its slices where they are (a small slice
+      // holds its bytes inline).
+      split->input_owner =
+          std::make_shared<const std::vector<grpc::Slice>>(std::move(slices));
+      bytes->Clear();
+      return absl::OkStatus();
+    }
+    split->ReleaseInput();
+    request->Clear();
+  }
+  split->size = 0;
+  return ParseRequest(bytes, request);
+}
+
 absl::Status SerializeResponse(const google::protobuf::Message& response,
                                grpc::ByteBuffer* bytes) {
   bool own_buffer = false;
@@ -134,30 +347,34 @@ absl::Status SerializeResponse(const google::protobuf::Message& response,
 
 absl::Status SerializeReluResponse(v1::ReluResponse* response,
                                    grpc::ByteBuffer* bytes) {
-  v1::Tensor* output = response->mutable_output();
-  if (output->raw_data().size() < kMovedPayloadBytes) {
+  std::string& raw = *response->mutable_output()->mutable_raw_data();
+  if (raw.size() < kMovedPayloadBytes) {
     return SerializeResponse(*response, bytes);
   }
   auto* payload = new std::string;
-  payload->swap(*output->mutable_raw_data());
-  // ReluResponse.output (1), the tensor without its payload, then raw_data
-  // (3) with the payload as a slice of its own: fields may come in any order.
-  std::string head;
-  const size_t tensor_head = output->ByteSizeLong();
-  std::string raw_key;
-  AppendLengthDelimited(v1::Tensor::kRawDataFieldNumber, payload->size(),
-                        &raw_key);
-  AppendLengthDelimited(v1::ReluResponse::kOutputFieldNumber,
-                        tensor_head + raw_key.size() + payload->size(), &head);
-  output->AppendToString(&head);
-  head += raw_key;
-  grpc::Slice slices[] = {
-      grpc::Slice(head),
+  payload->swap(raw);
+  SerializeWithPayload(
+      *response,
       grpc::Slice(
           payload->data(), payload->size(),
-          [](void* p) { delete static_cast<std::string*>(p); }, payload)};
-  grpc::ByteBuffer message(slices, 2);
-  bytes->Swap(&message);
+          [](void* p) { delete static_cast<std::string*>(p); }, payload),
+      bytes);
+  return absl::OkStatus();
+}
+
+absl::Status SerializeReluResponse(v1::ReluResponse* response,
+                                   SplitPayload* split,
+                                   grpc::ByteBuffer* bytes) {
+  if (split == nullptr || split->output == nullptr) {
+    return SerializeReluResponse(response, bytes);
+  }
+  uint8_t* payload = split->output.release();
+  SerializeWithPayload(
+      *response,
+      grpc::Slice(
+          payload, split->size,
+          [](void* p) { delete[] static_cast<uint8_t*>(p); }, payload),
+      bytes);
   return absl::OkStatus();
 }
 

@@ -13,6 +13,7 @@
 #include "core/relu.h"
 #include "google/protobuf/message.h"
 #include "grpcpp/support/byte_buffer.h"
+#include "server/relu_handler.h"
 
 namespace activation::server {
 
@@ -29,15 +30,25 @@ struct DecodedRequest {
 // "input.raw_data has 12 bytes; shape [2,2] of FLOAT32 needs 16");
 // ResourceExhausted for a tensor of more than `max_elements` elements or
 // `max_rank` dimensions. Messages quote at most 16 dimensions of a shape.
+// `split_raw_bytes` is the size of an input.raw_data kept out of `request`
+// (SplitPayload), if any.
 absl::StatusOr<DecodedRequest> DecodeRequest(const v1::ReluRequest& request,
                                              uint64_t max_elements,
-                                             int max_rank = 64);
+                                             int max_rank = 64,
+                                             uint64_t split_raw_bytes = 0);
 
 // Parses `bytes`, as gRPC received them, into `request` (a ReluRequest, a
 // ModelInferRequest, ...) and clears them (the request holds the payload
 // now). InvalidArgument naming the message type when they are not one.
 absl::Status ParseRequest(grpc::ByteBuffer* bytes,
                           google::protobuf::Message* request);
+
+// As ParseRequest for a ReluRequest, except that a large input.raw_data
+// stays in the slices gRPC received it in: `split` views and holds them
+// (split->size is 0 when it did not). A message ParseRequest refuses is
+// refused with the same error.
+absl::Status ParseReluRequest(grpc::ByteBuffer* bytes, v1::ReluRequest* request,
+                              SplitPayload* split);
 
 // Serializes `response` into `bytes` for gRPC to send.
 absl::Status SerializeResponse(const google::protobuf::Message& response,
@@ -48,6 +59,12 @@ absl::Status SerializeResponse(const google::protobuf::Message& response,
 // without it): the wire bytes are a valid ReluResponse, its payload field
 // last.
 absl::Status SerializeReluResponse(v1::ReluResponse* response,
+                                   grpc::ByteBuffer* bytes);
+
+// As above, for a response whose output.raw_data is split->output (when
+// `split` has one): that buffer becomes the payload's slice.
+absl::Status SerializeReluResponse(v1::ReluResponse* response,
+                                   SplitPayload* split,
                                    grpc::ByteBuffer* bytes);
 
 }  // namespace activation::server

@@ -1,5 +1,6 @@
 #include "server/relu_handler.h"
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/time/clock.h"
 #include "server/codec.h"
@@ -7,11 +8,16 @@
 namespace activation::server {
 namespace {
 
+// Gives `output` the dtype and shape of `input`.
+void MoveMetadata(v1::Tensor* input, v1::Tensor* output) {
+  output->set_dtype(input->dtype());
+  output->mutable_shape()->Swap(input->mutable_shape());
+}
+
 // Moves the payload of `input` into `output` (same dtype and shape) and
 // returns where its elements now are.
 void* MovePayload(bool float_data, v1::Tensor* input, v1::Tensor* output) {
-  output->set_dtype(input->dtype());
-  output->mutable_shape()->Swap(input->mutable_shape());
+  MoveMetadata(input, output);
   if (float_data) {
     output->mutable_float_data()->Swap(input->mutable_float_data());
     return output->mutable_float_data()->mutable_data();
@@ -20,15 +26,13 @@ void* MovePayload(bool float_data, v1::Tensor* input, v1::Tensor* output) {
   return output->mutable_raw_data()->data();
 }
 
-}  // namespace
-
-absl::Status ComputeInPlace(const core::Engine& engine, const core::ReluOp& op,
-                            void* data, uint64_t count,
-                            const core::Engine::CancelCheck& cancelled,
-                            ComputeStats* stats) {
-  if (stats == nullptr) return engine.Relu(op, data, data, count, cancelled);
+// Runs `compute` (the engine on `count` elements of `op`), filling `stats`
+// when it is not null.
+absl::Status Timed(const core::ReluOp& op, uint64_t count, ComputeStats* stats,
+                   absl::FunctionRef<absl::Status()> compute) {
+  if (stats == nullptr) return compute();
   const absl::Time start = absl::Now();
-  absl::Status status = engine.Relu(op, data, data, count, cancelled);
+  absl::Status status = compute();
   stats->dtype = op.dtype();
   stats->elements = count;
   stats->duration = absl::Now() - start;
@@ -36,17 +40,36 @@ absl::Status ComputeInPlace(const core::Engine& engine, const core::ReluOp& op,
   return status;
 }
 
-absl::Status ReluHandler::Relu(v1::ReluRequest* request,
+}  // namespace
+
+absl::Status ComputeInPlace(const core::Engine& engine, const core::ReluOp& op,
+                            void* data, uint64_t count,
+                            const core::Engine::CancelCheck& cancelled,
+                            ComputeStats* stats) {
+  return Timed(op, count, stats,
+               [&] { return engine.Relu(op, data, data, count, cancelled); });
+}
+
+absl::Status ReluHandler::Relu(v1::ReluRequest* request, SplitPayload* split,
                                v1::ReluResponse* response,
                                const core::Engine::CancelCheck& cancelled,
                                ComputeStats* stats) const {
+  const uint64_t split_bytes = split == nullptr ? 0 : split->size;
   absl::StatusOr<DecodedRequest> decoded =
-      DecodeRequest(*request, max_elements_, max_rank_);
+      DecodeRequest(*request, max_elements_, max_rank_, split_bytes);
   if (!decoded.ok()) return decoded.status();
-  void* data = MovePayload(decoded->float_data, request->mutable_input(),
-                           response->mutable_output());
-  return ComputeInPlace(*engine_, decoded->op, data, decoded->count, cancelled,
-                        stats);
+  if (split_bytes == 0) {
+    void* data = MovePayload(decoded->float_data, request->mutable_input(),
+                             response->mutable_output());
+    return ComputeInPlace(*engine_, decoded->op, data, decoded->count,
+                          cancelled, stats);
+  }
+  MoveMetadata(request->mutable_input(), response->mutable_output());
+  split->output.reset(new uint8_t[split_bytes]);  // not zeroed: all written
+  return Timed(decoded->op, decoded->count, stats, [&] {
+    return engine_->Relu(decoded->op, split->input, split->output.get(),
+                         decoded->count, cancelled);
+  });
 }
 
 }  // namespace activation::server

@@ -5,14 +5,33 @@
 #define ACTIVATION_SERVER_RELU_HANDLER_H_
 
 #include <cstdint>
+#include <memory>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "activation/v1/activation.pb.h"
 #include "core/dtype.h"
 #include "core/engine.h"
 
 namespace activation::server {
+
+// A request's input.raw_data kept out of the messages (see
+// ParseReluRequest): views of the pieces gRPC received it in, and the buffer
+// its answer is computed into, out of place, for SerializeReluResponse.
+struct SplitPayload {
+  std::vector<absl::Span<const uint8_t>> input;  // in order
+  std::shared_ptr<const void> input_owner;       // keeps `input` alive
+  uint64_t size = 0;                             // of input, in bytes
+  std::unique_ptr<uint8_t[]> output;             // size bytes, once computed
+
+  // Frees the input, once computed.
+  void ReleaseInput() {
+    input.clear();
+    input_owner.reset();
+  }
+};
 
 // What one Relu computed, for whoever records it.
 struct ComputeStats {
@@ -44,6 +63,16 @@ class ReluHandler {
   // (see DecodeRequest) or Cancelled when `cancelled` says so mid-compute.
   // With `stats`, fills it (and reads the clock twice; without, never).
   absl::Status Relu(v1::ReluRequest* request, v1::ReluResponse* response,
+                    const core::Engine::CancelCheck& cancelled,
+                    ComputeStats* stats = nullptr) const {
+    return Relu(request, nullptr, response, cancelled, stats);
+  }
+
+  // As above, for a request whose input.raw_data may be in `split` (when
+  // its size is not 0): computed from there into split->output, and
+  // `response` gets the output tensor without its raw_data.
+  absl::Status Relu(v1::ReluRequest* request, SplitPayload* split,
+                    v1::ReluResponse* response,
                     const core::Engine::CancelCheck& cancelled,
                     ComputeStats* stats = nullptr) const;
 

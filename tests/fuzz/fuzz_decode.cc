@@ -1,5 +1,5 @@
 // Fuzzes what the server does with a client's bytes: parse them as a
-// ReluRequest, decode and validate it (server/codec.h), and compute the
+// ReluRequest (whole, and with a large payload left in gRPC's slices), decode and validate it (server/codec.h), and compute the
 // accepted ones as the service does (ReluHandler: payload moved into the
 // response, computed in place by a multi-threaded Engine). Checks that
 // refusals have the codec's codes and bounded messages, that acceptance
@@ -7,6 +7,7 @@
 // accepted request computes what the scalar reference computes (bit for
 // bit; any NaN for a NaN in KERAS mode).
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -17,10 +18,13 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "activation/v1/activation.pb.h"
 #include "core/dtype.h"
 #include "core/engine.h"
 #include "core/relu.h"
+#include "grpcpp/support/byte_buffer.h"
+#include "grpcpp/support/slice.h"
 #include "server/codec.h"
 #include "server/relu_handler.h"
 #include "tests/fuzz/fuzz_checks.h"
@@ -158,10 +162,88 @@ void CheckAccepted(const v1::ReluRequest& request,
   }
 }
 
+// The bytes the service computes from, as the engine sees them.
+std::string Joined(const server::SplitPayload& split) {
+  std::string joined;
+  for (absl::Span<const uint8_t> piece : split.input) {
+    joined.append(reinterpret_cast<const char*>(piece.data()), piece.size());
+  }
+  return joined;
+}
+
+// The service parses a large request with ParseReluRequest, which leaves
+// input.raw_data in gRPC's slices. Checks it against ParseRequest on the
+// fuzzer's bytes behind a prefix that makes the message large enough (an
+// input with 16 KiB of raw_data, which the fuzzer's own fields merge with
+// or override), cut into slices whose sizes the bytes choose; and checks
+// that what the split request computes is what the whole one computes.
+void CheckSplitParse(const uint8_t* data, size_t size) {
+  static const std::string* const prefix = [] {
+    v1::ReluRequest request;
+    request.mutable_input()->set_raw_data(std::string(16 << 10, '\x81'));
+    return new std::string(request.SerializeAsString());
+  }();
+  const std::string wire =
+      *prefix + std::string(reinterpret_cast<const char*>(data), size);
+  std::vector<grpc::Slice> slices;
+  for (size_t at = 0, i = 0; at < wire.size(); ++i) {
+    const uint8_t b = size == 0 ? 0 : data[i % size];
+    const size_t cut = (b & 1) != 0 ? 1 + (b >> 1) % 8 : 1 + size_t{b} * 64;
+    slices.emplace_back(wire.data() + at, std::min(cut, wire.size() - at));
+    at += slices.back().size();
+  }
+  grpc::ByteBuffer whole_bytes(slices.data(), slices.size());
+  grpc::ByteBuffer split_bytes(slices.data(), slices.size());
+  v1::ReluRequest whole;
+  v1::ReluRequest request;
+  server::SplitPayload split;
+  const absl::Status expected = server::ParseRequest(&whole_bytes, &whole);
+  const absl::Status got =
+      server::ParseReluRequest(&split_bytes, &request, &split);
+  if (got != expected) {
+    Fail("ParseReluRequest and ParseRequest disagree",
+         got.ToString() + " vs " + expected.ToString());
+  }
+  if (!got.ok()) return;
+  const std::string joined = Joined(split);
+  if (joined.size() != split.size) Fail("split size differs from its pieces", "");
+  v1::ReluRequest rebuilt = request;
+  if (split.size > 0) rebuilt.mutable_input()->set_raw_data(joined);
+  if (rebuilt.SerializeAsString() != whole.SerializeAsString()) {
+    Fail("the split request differs from the whole one",
+         request.ShortDebugString().substr(0, 512));
+  }
+  if (split.size == 0) return;
+
+  v1::ReluResponse whole_response;
+  const absl::Status whole_status =
+      Handler().Relu(&whole, &whole_response, nullptr);
+  v1::ReluResponse split_response;
+  const absl::Status split_status =
+      Handler().Relu(&request, &split, &split_response, nullptr);
+  if (split_status != whole_status) {
+    Fail("the split request computes another status",
+         split_status.ToString() + " vs " + whole_status.ToString());
+  }
+  if (!split_status.ok()) return;
+  if (split.output == nullptr ||
+      std::memcmp(split.output.get(), whole_response.output().raw_data().data(),
+                  split.size) != 0 ||
+      whole_response.output().raw_data().size() != split.size ||
+      split_response.output().raw_data() != "" ||
+      split_response.output().dtype() != whole_response.output().dtype() ||
+      split_response.output().shape_size() !=
+          whole_response.output().shape_size()) {
+    Fail("the split request computes another answer",
+         rebuilt.input().ShortDebugString().substr(0, 256));
+  }
+}
+
 }  // namespace
 }  // namespace activation
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  activation::CheckSplitParse(data, size);
   activation::v1::ReluRequest request;
   if (!request.ParseFromArray(data, static_cast<int>(size))) return 0;
   absl::StatusOr<activation::server::DecodedRequest> decoded =

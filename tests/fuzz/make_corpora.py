@@ -139,6 +139,12 @@ def decode_seeds():
     seeds["scalar"] = request(tensor(2, [], struct.pack("<d", -3.0)))
     seeds["big_int_threshold"] = request(
         tensor(8, [3], elements("INT64", 3)), params(2.0**64, 0.5, 2.0**63))
+    # Without a payload of their own, these describe the 16 KiB of raw_data
+    # that fuzz_decode puts in front of every input for its split parse.
+    seeds["split_float32"] = request(tensor(1, [4096]), params(6.0, 0.2))
+    seeds["split_int8"] = request(tensor(5, [128, 128]), params(100.0, 0.5))
+    seeds["split_bfloat16"] = request(tensor(4, [8192]),
+                                      params(1.0, 0.1, 0.5, 2))
     # Refusals.
     seeds["no_input"] = params(6.0)
     seeds["negative_dim"] = request(tensor(1, [-1], b"\0" * 4))

@@ -1,10 +1,16 @@
 #include "server/codec.h"
 
+#include <algorithm>
+#include <cstring>
 #include <limits>
+#include <random>
 #include <string>
 #include <vector>
 
+#include "absl/types/span.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/slice.h"
 #include "gtest/gtest.h"
@@ -216,6 +222,189 @@ TEST(CodecTest, ResponseWithAMovedPayloadParsesBackWhole) {
     EXPECT_EQ(parsed.output().raw_data(), payload);
     EXPECT_EQ(flat.size(), expected.ByteSizeLong());
   }
+}
+
+// `bytes` as gRPC might hand them over: in slices of `cut` bytes, 1 to 300.
+grpc::ByteBuffer InSlices(const std::string& bytes, std::mt19937& rng) {
+  std::vector<grpc::Slice> slices;
+  for (size_t at = 0; at < bytes.size();) {
+    const size_t size = std::min<size_t>(1 + rng() % 300, bytes.size() - at);
+    slices.emplace_back(bytes.data() + at, size);
+    at += size;
+  }
+  return grpc::ByteBuffer(slices.data(), slices.size());
+}
+
+std::string Joined(const SplitPayload& split) {
+  std::string joined;
+  for (absl::Span<const uint8_t> piece : split.input) {
+    joined.append(reinterpret_cast<const char*>(piece.data()), piece.size());
+  }
+  return joined;
+}
+
+std::string Bytes(size_t size, int seed) {
+  std::string bytes(size, '\0');
+  for (size_t i = 0; i < size; ++i) bytes[i] = static_cast<char>(i * seed);
+  return bytes;
+}
+
+// Parses `wire` both ways, in random slices: ParseReluRequest must give
+// what protobuf's parser gives, its raw_data split off when
+// `expect_split`.
+void ExpectParsedAsProtobufDoes(const std::string& wire, bool expect_split) {
+  std::mt19937 rng(static_cast<uint32_t>(wire.size()));
+  v1::ReluRequest whole;
+  ASSERT_TRUE(whole.ParseFromString(wire));
+  grpc::ByteBuffer bytes = InSlices(wire, rng);
+  v1::ReluRequest request;
+  SplitPayload split;
+  ASSERT_THAT(ParseReluRequest(&bytes, &request, &split), IsOk());
+  if (expect_split) {
+    EXPECT_EQ(request.input().raw_data(), "");
+    EXPECT_GT(split.input.size(), 1u);  // views of many slices, not a copy
+    EXPECT_EQ(bytes.Length(), 0u);      // cleared, as ParseRequest does
+  } else {
+    EXPECT_EQ(split.input.size(), 0u);
+  }
+  EXPECT_EQ(split.size, expect_split ? whole.input().raw_data().size() : 0);
+  if (expect_split) request.mutable_input()->set_raw_data(Joined(split));
+  EXPECT_EQ(request.SerializeAsString(), whole.SerializeAsString());
+}
+
+TEST(CodecTest, ParseReluRequestLeavesALargePayloadInTheReceivedSlices) {
+  v1::ReluRequest request = Request(v1::DATA_TYPE_FLOAT32, {3, 10000}, 0);
+  request.mutable_input()->set_raw_data(Bytes(120000, 13));
+  request.mutable_params()->set_max_value(6);
+  request.mutable_params()->set_negative_slope(0.5);
+  ExpectParsedAsProtobufDoes(request.SerializeAsString(), true);
+}
+
+TEST(CodecTest, ParseReluRequestParsesASmallRequestWhole) {
+  v1::ReluRequest request = Request(v1::DATA_TYPE_INT8, {1000}, 0);
+  request.mutable_input()->set_raw_data(Bytes(1000, 3));
+  ExpectParsedAsProtobufDoes(request.SerializeAsString(), false);
+}
+
+// A length-delimited field: its key, the length of `value`, `value`.
+std::string Field(int number, const std::string& value) {
+  std::string field;
+  {
+    google::protobuf::io::StringOutputStream stream(&field);
+    google::protobuf::io::CodedOutputStream out(&stream);
+    out.WriteTag(static_cast<uint32_t>(number << 3 | 2));
+    out.WriteVarint64(value.size());
+  }
+  return field + value;
+}
+
+TEST(CodecTest, ParseReluRequestKeepsProtobufsMeaningInAnyFieldOrder) {
+  // Params first; three inputs (protobuf merges them), the first with two
+  // raw_data fields (the last one wins) and the shape after them; an
+  // unknown field at both levels.
+  v1::Tensor first;
+  first.set_raw_data(Bytes(70000, 5));
+  first.set_dtype(v1::DATA_TYPE_INT16);
+  v1::Tensor first_again;
+  first_again.set_raw_data(Bytes(30000, 7));
+  v1::Tensor second;
+  second.add_shape(4);
+  second.add_shape(-1);
+  v1::Tensor third;
+  third.add_shape(7500);
+  v1::ReluParams params;
+  params.set_negative_slope(0.25);
+  const std::string unknown_field = "\xa8\x06\x2a";  // field 101: 42
+
+  const std::string wire =
+      Field(v1::ReluRequest::kParamsFieldNumber, params.SerializeAsString()) +
+      unknown_field +
+      Field(v1::ReluRequest::kInputFieldNumber,
+            first.SerializeAsString() + first_again.SerializeAsString() +
+                unknown_field) +
+      Field(v1::ReluRequest::kInputFieldNumber, second.SerializeAsString()) +
+      Field(v1::ReluRequest::kInputFieldNumber, third.SerializeAsString());
+
+  v1::ReluRequest whole;
+  ASSERT_TRUE(whole.ParseFromString(wire));
+  ASSERT_EQ(whole.input().raw_data(), Bytes(30000, 7));
+  ASSERT_EQ(whole.input().shape_size(), 3);
+  ExpectParsedAsProtobufDoes(wire, true);
+}
+
+TEST(CodecTest, ParseReluRequestLastEmptyRawDataWins) {
+  v1::ReluRequest big = Request(v1::DATA_TYPE_FLOAT32, {10000}, 0);
+  big.mutable_input()->set_raw_data(Bytes(40000, 11));
+  // An empty raw_data field after it: protobuf keeps the empty one.
+  const std::string wire =
+      big.SerializeAsString() +
+      Field(v1::ReluRequest::kInputFieldNumber,
+            Field(v1::Tensor::kRawDataFieldNumber, ""));
+  v1::ReluRequest whole;
+  ASSERT_TRUE(whole.ParseFromString(wire));
+  ASSERT_EQ(whole.input().raw_data(), "");
+  std::mt19937 rng(1);
+  grpc::ByteBuffer bytes = InSlices(wire, rng);
+  v1::ReluRequest request;
+  SplitPayload split;
+  ASSERT_THAT(ParseReluRequest(&bytes, &request, &split), IsOk());
+  EXPECT_EQ(split.size, 0u);
+  EXPECT_EQ(request.SerializeAsString(), whole.SerializeAsString());
+}
+
+TEST(CodecTest, ParseReluRequestParsesLargeFloatDataWhole) {
+  v1::ReluRequest request = Request(v1::DATA_TYPE_FLOAT32, {20000}, 0);
+  for (int i = 0; i < 20000; ++i) request.mutable_input()->add_float_data(i);
+  ExpectParsedAsProtobufDoes(request.SerializeAsString(), false);
+}
+
+TEST(CodecTest, ParseReluRequestRefusesWhatParseRequestRefusesAlike) {
+  v1::ReluRequest request = Request(v1::DATA_TYPE_FLOAT32, {10000}, 0);
+  request.mutable_input()->set_raw_data(Bytes(40000, 3));
+  const std::string wire = request.SerializeAsString();
+  std::string bad_wire_type = wire;
+  bad_wire_type[0] = '\x0f';  // field 1, wire type 7
+  for (const std::string& bad :
+       {wire.substr(0, wire.size() - 1), wire + std::string(1, '\x0a'),
+        bad_wire_type, wire + std::string("\x00\x00", 2)}) {
+    std::mt19937 rng(2);
+    grpc::ByteBuffer whole = InSlices(bad, rng);
+    v1::ReluRequest parsed;
+    const absl::Status expected = ParseRequest(&whole, &parsed);
+    ASSERT_FALSE(expected.ok());
+    grpc::ByteBuffer bytes = InSlices(bad, rng);
+    SplitPayload split;
+    EXPECT_THAT(ParseReluRequest(&bytes, &parsed, &split),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         std::string(expected.message())));
+    EXPECT_EQ(split.size, 0u);
+  }
+}
+
+TEST(CodecTest, SplitPayloadIsSerializedAsTheResponsesRawData) {
+  v1::ReluResponse response;
+  response.mutable_output()->set_dtype(v1::DATA_TYPE_UINT16);
+  response.mutable_output()->add_shape(50000);
+  SplitPayload split;
+  split.size = 100000;
+  split.output.reset(new uint8_t[split.size]);
+  const std::string payload = Bytes(split.size, 17);
+  std::memcpy(split.output.get(), payload.data(), split.size);
+  grpc::ByteBuffer wire;
+  ASSERT_THAT(SerializeReluResponse(&response, &split, &wire), IsOk());
+  EXPECT_EQ(split.output, nullptr);  // the slice owns it now
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(wire.Dump(&slices).ok());
+  EXPECT_EQ(slices.size(), 2u);
+  std::string flat;
+  for (const grpc::Slice& slice : slices) {
+    flat.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  }
+  v1::ReluResponse parsed;
+  ASSERT_TRUE(parsed.ParseFromString(flat));
+  EXPECT_EQ(parsed.output().dtype(), v1::DATA_TYPE_UINT16);
+  EXPECT_EQ(parsed.output().shape(0), 50000);
+  EXPECT_EQ(parsed.output().raw_data(), payload);
 }
 
 }  // namespace
