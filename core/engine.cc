@@ -58,8 +58,9 @@ class PieceMap {
     size_t size = 0;
     for (absl::Span<const uint8_t> piece : pieces) {
       if (piece.empty()) continue;
-      if (piece.data() < output + bytes &&
-          output < piece.data() + piece.size()) {
+      const auto in = reinterpret_cast<uintptr_t>(piece.data());
+      const auto out = reinterpret_cast<uintptr_t>(output);
+      if (in < out + bytes && out < in + piece.size()) {
         return absl::InvalidArgumentError("an input piece overlaps the output");
       }
       map.pieces_.push_back(piece);
@@ -67,9 +68,8 @@ class PieceMap {
       size += piece.size();
     }
     if (size != bytes) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("the input pieces hold ", size, " bytes; ", bytes,
-                       " expected"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the input pieces hold ", size, " bytes; ", bytes, " expected"));
     }
     return map;
   }
@@ -94,7 +94,8 @@ class PieceMap {
         uint8_t element[sizeof(uint64_t)];
         for (size_t got = 0; got < item_size; ++k) {
           const size_t from = at + got - starts_[k];
-          const size_t take = std::min(item_size - got, pieces_[k].size() - from);
+          const size_t take =
+              std::min(item_size - got, pieces_[k].size() - from);
           std::memcpy(element + got, pieces_[k].data() + from, take);
           got += take;
           if (got == item_size) break;
@@ -169,7 +170,8 @@ absl::Status Engine::Relu(const ReluOp& op, Pieces input, void* output,
                           size_t count, const CancelCheck& cancelled) const {
   const size_t item_size = ItemSize(op.dtype());
   auto* out = static_cast<uint8_t*>(output);
-  absl::StatusOr<PieceMap> map = PieceMap::Create(input, out, count * item_size);
+  absl::StatusOr<PieceMap> map =
+      PieceMap::Create(input, out, count * item_size);
   if (!map.ok()) return map.status();
   return Spread(count, cancelled, [&](size_t begin, size_t end) {
     map->Run(op.plan(), item_size, begin, end, out);

@@ -199,8 +199,10 @@ inline void AfterEveryReaction(grpc::internal::ServerReactor* reactor) {
 
 // Returns the bytes of the memory budget a computation of a request with
 // `payload_bytes` of tensor payload holds from admission until its answer
-// is sent: the payload, moved from request to response, the response's
-// serialized copy, and the call's own state.
+// is sent: the payload twice (a small one moved from request to response
+// and copied into the serialized response; a large one held as received
+// and computed into a buffer of its own, which is sent), and the call's own
+// state.
 inline uint64_t MemoryForPayload(uint64_t payload_bytes) {
   constexpr uint64_t kCallOverhead = 16 << 10;
   return 2 * payload_bytes + kCallOverhead;

@@ -8,15 +8,6 @@
 namespace activation::server {
 namespace {
 
-// What a computation holds from admission until its response is sent: the
-// payload twice (received and answered: a small one moved from request to
-// response and copied into the serialized response, a large one received in
-// gRPC's slices and computed into a buffer of its own), plus the call's own
-// state.
-uint64_t MemoryFor(uint64_t payload_bytes) {
-  return MemoryForPayload(payload_bytes);
-}
-
 // The messages of one computation: an arena whose first block is on the
 // stack, so a small request's message objects cost no allocation.
 class MessageArena {
@@ -58,7 +49,7 @@ absl::Status ReluBytes(const Backend& backend, Call& call, grpc::ByteBuffer* in,
   const uint64_t payload_bytes = PayloadBytes(request->input()) + split.size;
   call.Received(payload_bytes);
   if (!s.ok()) return s;
-  if (s = call.Admit(*backend.gate, MemoryFor(payload_bytes)); !s.ok()) {
+  if (s = call.Admit(*backend.gate, MemoryForPayload(payload_bytes)); !s.ok()) {
     return s;
   }
   auto* response = arena.Create<v1::ReluResponse>();

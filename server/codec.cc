@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <utility>
@@ -55,8 +56,8 @@ absl::Status CheckPayload(const v1::Tensor& tensor, core::DataType dtype,
   if (!needed.ok()) return needed.status();
   if (raw_bytes != *needed) {
     return absl::InvalidArgumentError(
-        absl::StrCat("input.raw_data has ", raw_bytes,
-                     " bytes; shape ", ShapeString(Shape(tensor)), " of ",
+        absl::StrCat("input.raw_data has ", raw_bytes, " bytes; shape ",
+                     ShapeString(Shape(tensor)), " of ",
                      core::DataTypeName(dtype), " needs ", *needed));
   }
   return absl::OkStatus();
@@ -95,8 +96,8 @@ void AppendLengthDelimited(int field, uint64_t length, std::string* out) {
 // its output.raw_data into `bytes`: ReluResponse.output (1), the tensor
 // without its payload, then raw_data (3) as a slice of its own (fields may
 // come in any order).
-void SerializeWithPayload(const v1::ReluResponse& response,
-                          grpc::Slice payload, grpc::ByteBuffer* bytes) {
+void SerializeWithPayload(const v1::ReluResponse& response, grpc::Slice payload,
+                          grpc::ByteBuffer* bytes) {
   std::string head;
   const size_t tensor_head = response.output().ByteSizeLong();
   std::string raw_key;
@@ -120,14 +121,15 @@ class SliceReader {
 
   uint64_t position() const { return position_; }
 
-  bool ReadVarint(uint64_t* value) {
+  // Reads a varint of at most `max_bytes` bytes.
+  bool ReadVarint(uint64_t* value, int max_bytes = 10) {
     *value = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
+    for (int i = 0; i < max_bytes; ++i) {
       uint8_t byte = 0;
       if (!Take(1, [&](const uint8_t* data, size_t) { byte = *data; })) {
         return false;
       }
-      *value |= uint64_t{byte & 0x7fu} << shift;
+      *value |= uint64_t{byte & 0x7fu} << (7 * i);
       if ((byte & 0x80) == 0) return true;
     }
     return false;
@@ -172,6 +174,18 @@ class SliceReader {
   uint64_t position_ = 0;
 };
 
+// Protobuf reads a key or a length in at most 5 bytes, as 32 bits (a key's
+// higher bits dropped, a length over INT_MAX refused): where it would, the
+// split gives up and lets protobuf decide.
+bool ReadKey(SliceReader& reader, uint64_t* key) {
+  return reader.ReadVarint(key, 5) &&
+         *key <= std::numeric_limits<uint32_t>::max();
+}
+bool ReadLength(SliceReader& reader, uint64_t* length) {
+  return reader.ReadVarint(length, 5) &&
+         *length <= uint64_t{std::numeric_limits<int32_t>::max()};
+}
+
 // Fields other than the payload are copied into a small message to parse;
 // a message with more than this of them (float_data, say) is parsed whole.
 constexpr size_t kMaxCopiedBytes = 16 << 10;
@@ -188,7 +202,7 @@ bool SkipValue(SliceReader& reader, uint64_t tag, uint64_t end) {
       if (!reader.Skip(8)) return false;
       break;
     case 2:
-      if (!reader.ReadVarint(&size) || size > end - reader.position() ||
+      if (!ReadLength(reader, &size) || size > end - reader.position() ||
           !reader.Skip(size)) {
         return false;
       }
@@ -210,10 +224,10 @@ bool SplitTensor(SliceReader& reader, uint64_t end, std::string* rest,
   while (reader.position() < end) {
     const SliceReader field = reader;
     uint64_t tag = 0;
-    if (!reader.ReadVarint(&tag)) return false;
+    if (!ReadKey(reader, &tag)) return false;
     if (tag == kRawDataKey) {
       uint64_t size = 0;
-      if (!reader.ReadVarint(&size) || size > end - reader.position()) {
+      if (!ReadLength(reader, &size) || size > end - reader.position()) {
         return false;
       }
       raw->clear();
@@ -244,11 +258,11 @@ bool SplitRequest(const std::vector<grpc::Slice>& slices, uint64_t size,
   while (reader.position() < size) {
     const SliceReader field = reader;
     uint64_t tag = 0;
-    if (!reader.ReadVarint(&tag)) return false;
+    if (!ReadKey(reader, &tag)) return false;
     if (tag == kInputKey) {
       // Each input is kept as a field of its own: protobuf merges them.
       uint64_t length = 0;
-      if (!reader.ReadVarint(&length) || length > size - reader.position()) {
+      if (!ReadLength(reader, &length) || length > size - reader.position()) {
         return false;
       }
       tensor.clear();
@@ -258,7 +272,8 @@ bool SplitRequest(const std::vector<grpc::Slice>& slices, uint64_t size,
       AppendLengthDelimited(v1::ReluRequest::kInputFieldNumber, tensor.size(),
                             rest);
       rest->append(tensor);
-    } else if (!SkipValue(reader, tag, size) || !reader.CopySince(field, rest)) {
+    } else if (!SkipValue(reader, tag, size) ||
+               !reader.CopySince(field, rest)) {
       return false;
     }
     if (rest->size() > kMaxCopiedBytes) return false;
@@ -307,28 +322,30 @@ absl::Status ParseRequest(grpc::ByteBuffer* bytes,
 absl::Status ParseReluRequest(grpc::ByteBuffer* bytes, v1::ReluRequest* request,
                               SplitPayload* split) {
   const size_t size = bytes->Length();
+  split->ReleaseInput();
+  split->size = 0;
   if (size >= kMovedPayloadBytes) {
-    std::vector<grpc::Slice> slices;
+    auto slices = std::make_shared<std::vector<grpc::Slice>>();
     std::string rest;
-    split->input.clear();
-    if (bytes->Dump(&slices).ok() &&
-        SplitRequest(slices, size, &rest, &split->input) &&
-        request->ParseFromString(rest)) {
-      split->size = 0;
+    if (bytes->Dump(slices.get()).ok() &&
+        SplitRequest(*slices, size, &rest, &split->input) &&
+        request->ParseFromString(rest) && request->input().raw_data().empty()) {
       for (absl::Span<const uint8_t> piece : split->input) {
         split->size += piece.size();
       }
-      // Moving the vector keeps its slices where they are (a small slice
-      // holds its bytes inline).
-      split->input_owner =
-          std::make_shared<const std::vector<grpc::Slice>>(std::move(slices));
-      bytes->Clear();
-      return absl::OkStatus();
+      // All but the payload is small (at most what the split copies and the
+      // keys): a raw_data dropped for a later one stays held with the
+      // slices, outside the memory budget, so not much of it.
+      if (size - split->size <= 2 * kMaxCopiedBytes) {
+        split->input_owner = std::move(slices);
+        bytes->Clear();
+        return absl::OkStatus();
+      }
     }
     split->ReleaseInput();
+    split->size = 0;
     request->Clear();
   }
-  split->size = 0;
   return ParseRequest(bytes, request);
 }
 

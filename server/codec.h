@@ -13,7 +13,7 @@
 #include "core/relu.h"
 #include "google/protobuf/message.h"
 #include "grpcpp/support/byte_buffer.h"
-#include "server/relu_handler.h"
+#include "server/split_payload.h"
 
 namespace activation::server {
 

@@ -65,7 +65,7 @@ absl::Status CheckLimits(const ServerOptions& o) {
   if (o.max_inflight <= 0) {
     return Invalid("max_inflight must be > 0, got ", o.max_inflight);
   }
-  // Room for one largest message (see MemoryFor in callback_service.cc).
+  // Room for one largest message (see MemoryForPayload in call.h).
   const uint64_t smallest_memory =
       2 * static_cast<uint64_t>(o.max_message_bytes) + (16 << 10);
   if (o.max_memory_bytes != 0 && o.max_memory_bytes < smallest_memory) {

@@ -5,33 +5,15 @@
 #define ACTIVATION_SERVER_RELU_HANDLER_H_
 
 #include <cstdint>
-#include <memory>
-#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "absl/types/span.h"
 #include "activation/v1/activation.pb.h"
 #include "core/dtype.h"
 #include "core/engine.h"
+#include "server/split_payload.h"
 
 namespace activation::server {
-
-// A request's input.raw_data kept out of the messages (see
-// ParseReluRequest): views of the pieces gRPC received it in, and the buffer
-// its answer is computed into, out of place, for SerializeReluResponse.
-struct SplitPayload {
-  std::vector<absl::Span<const uint8_t>> input;  // in order
-  std::shared_ptr<const void> input_owner;       // keeps `input` alive
-  uint64_t size = 0;                             // of input, in bytes
-  std::unique_ptr<uint8_t[]> output;             // size bytes, once computed
-
-  // Frees the input, once computed.
-  void ReleaseInput() {
-    input.clear();
-    input_owner.reset();
-  }
-};
 
 // What one Relu computed, for whoever records it.
 struct ComputeStats {

@@ -213,27 +213,32 @@ TEST(EngineTest, ReluWithAnOpEqualsReluWithItsParamsForEveryDtype) {
   }
 }
 
-// Cuts `bytes` into pieces of random sizes: some empty, many of one byte
-// (so that elements straddle two or more pieces), some long.
-std::vector<absl::Span<const uint8_t>> RandomPieces(
-    const std::vector<uint8_t>& bytes, std::mt19937& rng) {
-  std::vector<absl::Span<const uint8_t>> pieces;
-  size_t at = 0;
-  while (at < bytes.size()) {
-    size_t size = 0;
-    switch (rng() % 4) {
-      case 0: size = 0; break;
-      case 1: size = 1 + rng() % 3; break;
-      case 2: size = 1 + rng() % 100; break;
-      default: size = 1 + rng() % 20'000; break;
+// `bytes` in pieces of random sizes, each in an allocation of its own (a
+// read past a piece's end is one ASan sees): some empty, many of one to
+// three bytes (so that elements straddle two or more pieces), some long.
+class RandomPieces {
+ public:
+  RandomPieces(const std::vector<uint8_t>& bytes, std::mt19937& rng) {
+    for (size_t at = 0; at < bytes.size();) {
+      constexpr size_t kLongest[] = {0, 3, 100, 20'000};
+      const size_t longest = kLongest[rng() % 4];
+      size_t size = longest == 0 ? 0 : 1 + rng() % longest;
+      size = std::min(size, bytes.size() - at);
+      storage_.emplace_back(bytes.begin() + at, bytes.begin() + at + size);
+      at += size;
     }
-    size = std::min(size, bytes.size() - at);
-    pieces.emplace_back(bytes.data() + at, size);
-    at += size;
+    storage_.emplace_back();  // an empty last piece
+    for (const std::vector<uint8_t>& piece : storage_) {
+      pieces_.emplace_back(piece.data(), piece.size());
+    }
   }
-  pieces.emplace_back();  // an empty last piece
-  return pieces;
-}
+
+  Engine::Pieces pieces() const { return pieces_; }
+
+ private:
+  std::vector<std::vector<uint8_t>> storage_;
+  std::vector<absl::Span<const uint8_t>> pieces_;
+};
 
 TEST(EngineTest, PiecesGiveTheBitsOfOneBufferForEveryDtypeModeAndThreadCount) {
   std::mt19937 rng(11);
@@ -259,10 +264,9 @@ TEST(EngineTest, PiecesGiveTheBitsOfOneBufferForEveryDtypeModeAndThreadCount) {
           for (uint8_t& b : in) b = static_cast<uint8_t>(rng());
           std::vector<uint8_t> whole(in.size());
           ASSERT_OK(op->Apply(in.data(), whole.data(), n));
-          const std::vector<absl::Span<const uint8_t>> pieces =
-              RandomPieces(in, rng);
+          const RandomPieces pieces(in, rng);
           std::vector<uint8_t> out(in.size(), 0xA5);
-          ASSERT_OK(engine->Relu(*op, pieces, out.data(), n));
+          ASSERT_OK(engine->Relu(*op, pieces.pieces(), out.data(), n));
           EXPECT_EQ(out, whole);
         }
       }
@@ -278,12 +282,14 @@ TEST(EngineTest, PiecesMustAddUpAndStayClearOfTheOutput) {
   std::vector<uint8_t> in(40);
   std::vector<uint8_t> out(40);
   const std::vector<absl::Span<const uint8_t>> short_by_one = {
-      absl::MakeConstSpan(in.data(), 20), absl::MakeConstSpan(in.data() + 20, 19)};
+      absl::MakeConstSpan(in.data(), 20),
+      absl::MakeConstSpan(in.data() + 20, 19)};
   EXPECT_THAT(engine->Relu(*op, short_by_one, out.data(), 10),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        "the input pieces hold 39 bytes; 40 expected"));
   const std::vector<absl::Span<const uint8_t>> into_output = {
-      absl::MakeConstSpan(in.data(), 20), absl::MakeConstSpan(out.data() + 36, 4),
+      absl::MakeConstSpan(in.data(), 20),
+      absl::MakeConstSpan(out.data() + 36, 4),
       absl::MakeConstSpan(in.data(), 16)};
   EXPECT_THAT(engine->Relu(*op, into_output, out.data(), 10),
               StatusIs(absl::StatusCode::kInvalidArgument,
@@ -295,14 +301,16 @@ TEST(EngineTest, PiecesStopBetweenChunksWhenCancelled) {
     SCOPED_TRACE(threads);
     auto engine = MakeEngine(threads, 1024);
     ASSERT_NE(engine, nullptr);
-    absl::StatusOr<ReluOp> op = ReluOp::Create(ReluParams(), DataType::kFloat32);
+    absl::StatusOr<ReluOp> op =
+        ReluOp::Create(ReluParams(), DataType::kFloat32);
     ASSERT_OK(op);
     const size_t n = 1 << 22;
     std::vector<float> in(n, -1.0f);
     std::vector<absl::Span<const uint8_t>> pieces;
     const auto* bytes = reinterpret_cast<const uint8_t*>(in.data());
     for (size_t at = 0; at < n * sizeof(float); at += 16381) {
-      pieces.emplace_back(bytes + at, std::min<size_t>(16381, n * sizeof(float) - at));
+      pieces.emplace_back(bytes + at,
+                          std::min<size_t>(16381, n * sizeof(float) - at));
     }
     std::vector<float> out(n, 42.0f);
     std::atomic<int> polls{0};

@@ -119,6 +119,16 @@ def request(input_body, params_body=b""):
     return out
 
 
+def padded_varint(value, size):
+    """`value` as a varint of exactly `size` bytes (padded with 0x80s)."""
+    out = b""
+    for i in range(size):
+        low = value & 0x7F
+        value >>= 7
+        out += bytes([low | 0x80 if i + 1 < size else low])
+    return out
+
+
 def decode_seeds():
     seeds = {}
     for name, (value, _) in DTYPES.items():
@@ -145,6 +155,14 @@ def decode_seeds():
     seeds["split_int8"] = request(tensor(5, [128, 128]), params(100.0, 0.5))
     seeds["split_bfloat16"] = request(tensor(4, [8192]),
                                       params(1.0, 0.1, 0.5, 2))
+    # Keys and lengths protobuf reads in at most 5 bytes, as 32 bits: a raw
+    # _data key with bit 32 set (still raw_data to protobuf), an input whose
+    # length takes 6 bytes (refused).
+    seeds["split_high_raw_key"] = request(
+        tensor(1, [4096]) + padded_varint((1 << 32) + 26, 5) + b"\0")
+    body = tensor(1, [4096])
+    seeds["split_long_length"] = (b"\x0a" + padded_varint(len(body), 6) +
+                                  body)
     # Refusals.
     seeds["no_input"] = params(6.0)
     seeds["negative_dim"] = request(tensor(1, [-1], b"\0" * 4))
@@ -399,6 +417,8 @@ def client_text_seeds():
         "long_text": seed(0, b"x" * 300),
         "relu_path": seed(0, b"/activation.v1.ActivationService/Relu"),
         "health_path": seed(0, b"/grpc.health.v1.Health/Check"),
+        "oip_live_path": seed(
+            2, b"/inference.GRPCInferenceService/ServerLive", tok=b""),
         "reflection_path": seed(
             0, b"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"),
     }

@@ -303,7 +303,7 @@ TEST(CodecTest, ParseReluRequestKeepsProtobufsMeaningInAnyFieldOrder) {
   // raw_data fields (the last one wins) and the shape after them; an
   // unknown field at both levels.
   v1::Tensor first;
-  first.set_raw_data(Bytes(70000, 5));
+  first.set_raw_data(Bytes(10000, 5));
   first.set_dtype(v1::DATA_TYPE_INT16);
   v1::Tensor first_again;
   first_again.set_raw_data(Bytes(30000, 7));
@@ -332,14 +332,78 @@ TEST(CodecTest, ParseReluRequestKeepsProtobufsMeaningInAnyFieldOrder) {
   ExpectParsedAsProtobufDoes(wire, true);
 }
 
+// Parses `wire` with ParseRequest and with ParseReluRequest, in random
+// slices: the same status, and when OK the same request.
+void ExpectParsedAsParseRequestDoes(const std::string& wire) {
+  std::mt19937 rng(static_cast<uint32_t>(wire.size()));
+  grpc::ByteBuffer whole_bytes = InSlices(wire, rng);
+  v1::ReluRequest whole;
+  const absl::Status expected = ParseRequest(&whole_bytes, &whole);
+  grpc::ByteBuffer bytes = InSlices(wire, rng);
+  v1::ReluRequest request;
+  SplitPayload split;
+  const absl::Status got = ParseReluRequest(&bytes, &request, &split);
+  EXPECT_EQ(got, expected);
+  if (!got.ok() || !expected.ok()) return;
+  if (split.size > 0) request.mutable_input()->set_raw_data(Joined(split));
+  EXPECT_EQ(request.SerializeAsString(), whole.SerializeAsString());
+}
+
+// `value` as a varint of exactly `bytes` bytes (padded with 0x80s).
+std::string PaddedVarint(uint64_t value, int bytes) {
+  std::string out;
+  for (int i = 0; i < bytes; ++i) {
+    const uint8_t low = value & 0x7f;
+    value >>= 7;
+    out += static_cast<char>(i + 1 < bytes ? low | 0x80 : low);
+  }
+  return out;
+}
+
+TEST(CodecTest, ParseReluRequestReadsKeysAndLengthsAsProtobufDoes) {
+  // FLOAT32, shape [4096], 16 KiB of raw_data.
+  const std::string tensor =
+      std::string("\x08\x01\x12\x02\x80\x20", 6) +
+      Field(v1::Tensor::kRawDataFieldNumber, Bytes(16384, 9));
+  // Protobuf reads a length in at most 5 bytes, and refuses a 6-byte one.
+  ExpectParsedAsParseRequestDoes("\x0a" + PaddedVarint(tensor.size(), 6) +
+                                 tensor);
+  ExpectParsedAsParseRequestDoes("\x0a" + PaddedVarint(tensor.size(), 5) +
+                                 tensor);
+  // It reads a key as 32 bits: 2^32 + 26 is raw_data's key 26 to it, here
+  // an empty raw_data after the payload (the last one wins).
+  const std::string high_raw_key =
+      PaddedVarint((uint64_t{1} << 32) + 26, 5) + std::string(1, '\0');
+  ExpectParsedAsParseRequestDoes(
+      Field(v1::ReluRequest::kInputFieldNumber, tensor + high_raw_key));
+  // ... and the input's key 10.
+  ExpectParsedAsParseRequestDoes(PaddedVarint((uint64_t{1} << 32) + 10, 5) +
+                                 PaddedVarint(tensor.size(), 3) + tensor);
+  // A key in more than 5 bytes.
+  ExpectParsedAsParseRequestDoes(PaddedVarint(10, 6) +
+                                 PaddedVarint(tensor.size(), 3) + tensor);
+}
+
+TEST(CodecTest, ParseReluRequestHoldsLittleBesidesThePayload) {
+  // A first input with 1 MiB of raw_data and a second with 16 KiB: the
+  // second wins, and the first would stay held with the slices, outside
+  // the memory budget; so the whole is parsed (and the first freed).
+  v1::ReluRequest first = Request(v1::DATA_TYPE_INT8, {}, 0);
+  first.mutable_input()->set_raw_data(Bytes(1 << 20, 3));
+  v1::ReluRequest second = Request(v1::DATA_TYPE_INT8, {16384}, 0);
+  second.mutable_input()->set_raw_data(Bytes(16384, 5));
+  const std::string wire =
+      first.SerializeAsString() + second.SerializeAsString();
+  ExpectParsedAsProtobufDoes(wire, false);
+}
+
 TEST(CodecTest, ParseReluRequestLastEmptyRawDataWins) {
   v1::ReluRequest big = Request(v1::DATA_TYPE_FLOAT32, {10000}, 0);
   big.mutable_input()->set_raw_data(Bytes(40000, 11));
   // An empty raw_data field after it: protobuf keeps the empty one.
-  const std::string wire =
-      big.SerializeAsString() +
-      Field(v1::ReluRequest::kInputFieldNumber,
-            Field(v1::Tensor::kRawDataFieldNumber, ""));
+  const std::string wire = big.SerializeAsString() +
+                           Field(v1::ReluRequest::kInputFieldNumber,
+                                 Field(v1::Tensor::kRawDataFieldNumber, ""));
   v1::ReluRequest whole;
   ASSERT_TRUE(whole.ParseFromString(wire));
   ASSERT_EQ(whole.input().raw_data(), "");

@@ -292,5 +292,63 @@ TEST(ReluHandlerTest, RandomRequestsGetTheirCodeOrCoreRelusOutput) {
   EXPECT_GT(exhausted, 10);
 }
 
+TEST(ReluHandlerTest, SplitPayloadIsComputedFromItsPiecesIntoItsOutput) {
+  auto engine = MakeEngine();
+  ReluHandler handler(engine.get(), 1 << 20);
+  const size_t count = 100'003;
+  std::string input(count * 2, '\0');
+  std::mt19937 rng(4);
+  for (char& c : input) c = static_cast<char>(rng());
+  // Pieces in allocations of their own, cut at odd sizes (some elements
+  // straddle two).
+  std::vector<std::string> storage;
+  SplitPayload split;
+  for (size_t at = 0; at < input.size(); at += 16'393) {
+    storage.push_back(input.substr(at, 16'393));
+  }
+  for (const std::string& piece : storage) {
+    split.input.emplace_back(reinterpret_cast<const uint8_t*>(piece.data()),
+                             piece.size());
+  }
+  split.size = input.size();
+  v1::ReluRequest request;
+  request.mutable_input()->set_dtype(v1::DATA_TYPE_BFLOAT16);
+  request.mutable_input()->add_shape(count);
+  request.mutable_params()->set_max_value(6);
+  request.mutable_params()->set_negative_slope(0.5);
+  request.mutable_params()->set_mode(v1::MODE_KERAS);
+  v1::ReluResponse response;
+  ASSERT_OK(handler.Relu(&request, &split, &response, nullptr));
+
+  EXPECT_EQ(response.output().dtype(), v1::DATA_TYPE_BFLOAT16);
+  EXPECT_THAT(response.output().shape(), ElementsAre(count));
+  EXPECT_EQ(response.output().raw_data(), "");  // it is split.output
+  ASSERT_NE(split.output, nullptr);
+  const std::string expected = CoreRelu(
+      *CoreParams(request.params()), core::DataType::kBFloat16, input, count);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(split.output.get()),
+                        split.size),
+            expected);
+}
+
+TEST(ReluHandlerTest, SplitPayloadOfTheWrongSizeIsRefusedBeforeAnyOutput) {
+  auto engine = MakeEngine();
+  ReluHandler handler(engine.get(), 1 << 20);
+  const std::string input(40'000, '\1');
+  SplitPayload split;
+  split.input.emplace_back(reinterpret_cast<const uint8_t*>(input.data()),
+                           input.size());
+  split.size = input.size();
+  v1::ReluRequest request;
+  request.mutable_input()->set_dtype(v1::DATA_TYPE_FLOAT32);
+  request.mutable_input()->add_shape(10'001);
+  v1::ReluResponse response;
+  EXPECT_THAT(handler.Relu(&request, &split, &response, nullptr),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "input.raw_data has 40000 bytes; shape [10001] of "
+                       "FLOAT32 needs 40004"));
+  EXPECT_EQ(split.output, nullptr);
+}
+
 }  // namespace
 }  // namespace activation::server
