@@ -6,6 +6,7 @@
 // with threads > 1 splits the copy over a TBB arena of the same size, so
 // every ReLU row has a memcpy row doing the same data movement.
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "benchmark/benchmark.h"
 #include "core/dtype.h"
 #include "core/engine.h"
@@ -224,6 +226,49 @@ void BM_ReluMode(benchmark::State& state, DataType dtype, Mode mode,
                           static_cast<int64_t>(bytes));
 }
 
+// The engine reading its input in pieces as HTTP/2 delivers a message, the
+// way the server computes a large request (Engine::Relu over Pieces): 16 KiB
+// DATA frames, each after a 9-byte frame header, so every piece after the
+// first starts misaligned and some elements straddle two; against the same
+// N(0,4) values in one buffer. One thread, out of place.
+void BM_ReluFrames(benchmark::State& state, bool in_frames) {
+  constexpr size_t kFrame = 16384;
+  constexpr size_t kHeader = 9;
+  const size_t count = static_cast<size_t>(state.range(0));
+  const size_t bytes = count * sizeof(float);
+  const std::vector<uint8_t> in = NormalValues(DataType::kFloat32, count);
+  std::vector<uint8_t> wire;
+  std::vector<absl::Span<const uint8_t>> frames;
+  wire.reserve(bytes + (bytes / kFrame + 1) * kHeader);
+  for (size_t at = 0; at < bytes; at += kFrame) {
+    wire.insert(wire.end(), kHeader, 0);
+    const size_t size = std::min(kFrame, bytes - at);
+    wire.insert(wire.end(), in.begin() + at, in.begin() + at + size);
+    frames.emplace_back(wire.data() + wire.size() - size, size);
+  }
+  std::vector<uint8_t> out(bytes, 1);
+  EngineOptions options;
+  options.threads = 1;
+  auto engine = Engine::Create(options);
+  ReluParams params;
+  params.max_value = 6.0;
+  params.negative_slope = 0.1;
+  const absl::StatusOr<ReluOp> op = ReluOp::Create(params, DataType::kFloat32);
+  for (auto _ : state) {
+    const absl::Status status =
+        in_frames ? (*engine)->Relu(*op, frames, out.data(), count)
+                  : (*engine)->Relu(*op, in.data(), out.data(), count);
+    if (!status.ok()) {
+      state.SkipWithError("Relu failed");
+      break;
+    }
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) *
+                          static_cast<int64_t>(bytes));
+}
+
 void EveryDtypeSizes(benchmark::internal::Benchmark* b) {
   for (int64_t n : {1 << 20, 1 << 22}) b->Args({n, 1});
   b->UseRealTime();
@@ -307,6 +352,9 @@ BENCHMARK_CAPTURE(BM_BFloat16Narrowing, integers, false)
     ->Apply(EveryDtypeSizes);
 BENCHMARK_CAPTURE(BM_BFloat16Narrowing, vcvtneps2bf16, true)
     ->Apply(EveryDtypeSizes);
+
+BENCHMARK_CAPTURE(BM_ReluFrames, one_buffer, false)->Apply(EveryDtypeSizes);
+BENCHMARK_CAPTURE(BM_ReluFrames, http2_frames, true)->Apply(EveryDtypeSizes);
 
 BENCHMARK(BM_ReluSerialLoop)->RangeMultiplier(4)->Range(256, 1 << 18);
 BENCHMARK(BM_GrainSweep)
