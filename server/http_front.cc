@@ -29,6 +29,7 @@
 #include "server/oip_json.h"
 #include "server/relu_handler.h"
 #include "server/status.h"
+#include "wire/convert.h"
 
 namespace activation::server {
 namespace {
@@ -310,7 +311,7 @@ std::string ServerMetadataJson(const v1::ServerInfo& info) {
 
 std::string ModelMetadataJson() {
   const std::string tensor = absl::StrCat(
-      "\",\"datatype\":\"", oip::DataTypeName(oip::kAdvertisedDataType),
+      "\",\"datatype\":\"", wire::OipDataTypeName(oip::kAdvertisedDataType),
       "\",\"shape\":[-1]}]");
   return absl::StrCat("{\"name\":\"", oip::kModelName, "\",\"versions\":[\"",
                       oip::kModelVersion, "\"],\"platform\":\"", oip::kPlatform,

@@ -1,37 +1,22 @@
 #include "server/oip.h"
 
-#include <array>
+#include <optional>
 #include <string>
 #include <type_traits>
-#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "server/client_text.h"
+#include "wire/convert.h"
 
 namespace activation::server::oip {
 namespace {
 
-constexpr std::array<std::pair<core::DataType, absl::string_view>, 12> kNames =
-    {{
-        {core::DataType::kFloat32, "FP32"},
-        {core::DataType::kFloat64, "FP64"},
-        {core::DataType::kFloat16, "FP16"},
-        {core::DataType::kBFloat16, "BF16"},
-        {core::DataType::kInt8, "INT8"},
-        {core::DataType::kInt16, "INT16"},
-        {core::DataType::kInt32, "INT32"},
-        {core::DataType::kInt64, "INT64"},
-        {core::DataType::kUInt8, "UINT8"},
-        {core::DataType::kUInt16, "UINT16"},
-        {core::DataType::kUInt32, "UINT32"},
-        {core::DataType::kUInt64, "UINT64"},
-    }};
-
 std::string AllNames() {
-  return absl::StrJoin(kNames, ", ", [](std::string* out, const auto& entry) {
-    absl::StrAppend(out, entry.second);
-  });
+  return absl::StrJoin(core::kAllDataTypes, ", ",
+                       [](std::string* out, core::DataType dtype) {
+                         absl::StrAppend(out, wire::OipDataTypeName(dtype));
+                       });
 }
 
 // Returns `value` as a double, or InvalidArgument naming `name` when it is
@@ -60,17 +45,10 @@ absl::StatusOr<double> NumberParam(absl::string_view name,
 
 }  // namespace
 
-absl::string_view DataTypeName(core::DataType dtype) {
-  for (const auto& [type, name] : kNames) {
-    if (type == dtype) return name;
-  }
-  return "UNKNOWN";
-}
-
 absl::StatusOr<core::DataType> DataTypeFromName(absl::string_view name,
                                                 absl::string_view field) {
-  for (const auto& [type, known] : kNames) {
-    if (known == name) return type;
+  if (std::optional<core::DataType> dtype = wire::DataTypeFromOipName(name)) {
+    return *dtype;
   }
   if (name == "BOOL" || name == "BYTES") {
     return absl::InvalidArgumentError(

@@ -30,11 +30,8 @@ inline constexpr absl::string_view kPlatform = "activation-service";
 // The datatype metadata advertises; every one of the twelve is accepted.
 inline constexpr core::DataType kAdvertisedDataType = core::DataType::kFloat32;
 
-// Returns the protocol's name of `dtype`: "FP32", "FP64", "FP16", "BF16",
-// "INT8" ... "UINT64".
-absl::string_view DataTypeName(core::DataType dtype);
-
-// Returns the dtype the protocol's `name` stands for. InvalidArgument naming
+// Returns the dtype the protocol's `name` stands for (names:
+// wire::OipDataTypeName). InvalidArgument naming
 // `field` for the protocol's types this model does not compute (BOOL, BYTES)
 // and for names the protocol does not have.
 absl::StatusOr<core::DataType> DataTypeFromName(absl::string_view name,

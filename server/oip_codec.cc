@@ -11,6 +11,7 @@
 #include "server/client_text.h"
 #include "server/oip.h"
 #include "server/shape.h"
+#include "wire/convert.h"
 
 namespace activation::server {
 namespace {
@@ -73,7 +74,7 @@ std::array<std::pair<absl::string_view, int>, 8> FieldSizes(
 // in its field, and nothing in the others.
 absl::Status CheckContents(const InferTensorContents& contents,
                            core::DataType dtype, uint64_t count) {
-  const absl::string_view name = oip::DataTypeName(dtype);
+  const absl::string_view name = wire::OipDataTypeName(dtype);
   const absl::string_view field = core::VisitDataType(dtype, [](auto tag) {
     return ContentsFieldName<typename decltype(tag)::type>();
   });
@@ -128,7 +129,7 @@ absl::Status CheckRaw(const ModelInferRequest& request, core::DataType dtype,
   if (size != *needed) {
     return absl::InvalidArgumentError(
         absl::StrCat("raw_input_contents[0] has ", size, " bytes; shape ",
-                     ShapeString(shape), " of ", oip::DataTypeName(dtype),
+                     ShapeString(shape), " of ", wire::OipDataTypeName(dtype),
                      " needs ", *needed));
   }
   return absl::OkStatus();
@@ -222,9 +223,10 @@ absl::Status InferTyped(const core::Engine& engine, const core::ReluOp& op,
         const Wire value = out->Get(static_cast<int>(i));
         buffer[i] = static_cast<T>(value);
         if (static_cast<Wire>(buffer[i]) != value) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "inputs[0].contents.", ContentsFieldName<T>(), "[", i, "] = ",
-              value, " is out of range for ", oip::DataTypeName(op.dtype())));
+          return absl::InvalidArgumentError(
+              absl::StrCat("inputs[0].contents.", ContentsFieldName<T>(), "[",
+                           i, "] = ", value, " is out of range for ",
+                           wire::OipDataTypeName(op.dtype())));
         }
       }
       absl::Status s =

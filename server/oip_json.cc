@@ -23,6 +23,7 @@
 #include "server/client_text.h"
 #include "server/oip.h"
 #include "server/shape.h"
+#include "wire/convert.h"
 
 namespace activation::server::oip {
 namespace {
@@ -82,7 +83,7 @@ bool LooksIntegral(absl::string_view token) {
 template <typename T>
 absl::Status ToElement(absl::string_view token, core::DataType dtype,
                        absl::string_view field, T* out) {
-  const absl::string_view name = oip::DataTypeName(dtype);
+  const absl::string_view name = wire::OipDataTypeName(dtype);
   if constexpr (std::is_integral_v<T>) {
     if (!LooksIntegral(token)) {
       return Invalid(field, ": expected an integer of ", name, ", got ",
@@ -615,7 +616,7 @@ absl::StatusOr<JsonInfer> RequestHandler::Finish(char* binary,
     if (binary_size != *bytes) {
       return Invalid("inputs[0] has ", binary_size, " bytes of binary data; ",
                      "shape ", ShapeString(shape_), " of ",
-                     oip::DataTypeName(*dtype_), " needs ", *bytes);
+                     wire::OipDataTypeName(*dtype_), " needs ", *bytes);
     }
     infer.binary = binary;
     infer.binary_input = true;
@@ -860,8 +861,8 @@ std::string EncodeJsonInfer(const JsonInfer& infer) {
     AppendJsonString(infer.id, out);
   }
   absl::StrAppend(&out, ",\"outputs\":[{\"name\":\"", kOutputName,
-                  "\",\"datatype\":\"", oip::DataTypeName(infer.op->dtype()),
-                  "\",\"shape\":[");
+                  "\",\"datatype\":\"",
+                  wire::OipDataTypeName(infer.op->dtype()), "\",\"shape\":[");
   for (size_t i = 0; i < infer.shape.size(); ++i) {
     if (i != 0) out += ',';
     AppendNumber(infer.shape[i], out);

@@ -6,6 +6,7 @@
 #include "server/codec.h"
 #include "server/oip.h"
 #include "server/stream_reactor.h"
+#include "wire/convert.h"
 
 namespace activation::server {
 namespace {
@@ -76,7 +77,8 @@ inference::ModelMetadataResponse::TensorMetadata TensorMetadata(
     absl::string_view name) {
   inference::ModelMetadataResponse::TensorMetadata tensor;
   tensor.set_name(std::string(name));
-  tensor.set_datatype(std::string(oip::DataTypeName(oip::kAdvertisedDataType)));
+  tensor.set_datatype(
+      std::string(wire::OipDataTypeName(oip::kAdvertisedDataType)));
   tensor.add_shape(-1);
   return tensor;
 }

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
@@ -68,6 +69,40 @@ absl::StatusOr<core::ReluParams> ParamsFromProto(const v1::ReluParams& wire) {
   params.threshold = wire.threshold();
   params.mode = *mode;
   return params;
+}
+
+namespace {
+
+constexpr std::array<std::pair<core::DataType, absl::string_view>, 12>
+    kOipNames = {{
+        {core::DataType::kFloat32, "FP32"},
+        {core::DataType::kFloat64, "FP64"},
+        {core::DataType::kFloat16, "FP16"},
+        {core::DataType::kBFloat16, "BF16"},
+        {core::DataType::kInt8, "INT8"},
+        {core::DataType::kInt16, "INT16"},
+        {core::DataType::kInt32, "INT32"},
+        {core::DataType::kInt64, "INT64"},
+        {core::DataType::kUInt8, "UINT8"},
+        {core::DataType::kUInt16, "UINT16"},
+        {core::DataType::kUInt32, "UINT32"},
+        {core::DataType::kUInt64, "UINT64"},
+    }};
+
+}  // namespace
+
+absl::string_view OipDataTypeName(core::DataType dtype) {
+  for (const auto& [type, name] : kOipNames) {
+    if (type == dtype) return name;
+  }
+  return "UNKNOWN";
+}
+
+std::optional<core::DataType> DataTypeFromOipName(absl::string_view name) {
+  for (const auto& [type, known] : kOipNames) {
+    if (known == name) return type;
+  }
+  return std::nullopt;
 }
 
 absl::string_view CodeName(absl::StatusCode code) {

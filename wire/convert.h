@@ -5,6 +5,8 @@
 #ifndef ACTIVATION_WIRE_CONVERT_H_
 #define ACTIVATION_WIRE_CONVERT_H_
 
+#include <optional>
+
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -36,6 +38,14 @@ v1::ReluParams ParamsToProto(const core::ReluParams& params);
 // Converts the wire's parameters; errors as ModeFromProto, for field
 // "params.mode".
 absl::StatusOr<core::ReluParams> ParamsFromProto(const v1::ReluParams& wire);
+
+// Returns the Open Inference Protocol's (KServe v2) name of `dtype`: "FP32",
+// "FP64", "FP16", "BF16", "INT8" ... "UINT64".
+absl::string_view OipDataTypeName(core::DataType dtype);
+
+// Returns the dtype the protocol's datatype `name` stands for; nullopt for
+// the protocol's BOOL and BYTES and for names it does not have.
+std::optional<core::DataType> DataTypeFromOipName(absl::string_view name);
 
 // Returns the name gRPC-Go gives `code` ("OK", "Canceled", "InvalidArgument",
 // ...): the grpc_code label of go-grpc-prometheus and ghz's status names.

@@ -16,7 +16,6 @@
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -55,18 +54,13 @@ struct Payload {
 
 // The same tensor and parameters as an Open Inference Protocol request.
 inference::ModelInferRequest OipRequest(const v1::ReluRequest& request,
+                                        core::DataType dtype,
                                         const ReluParams& params) {
   inference::ModelInferRequest oip;
   oip.set_model_name("relu");
   auto* input = oip.add_inputs();
   input->set_name("input");
-  const core::DataType dtype =
-      static_cast<core::DataType>(request.input().dtype());
-  // The protocol's names: FP32, FP64, FP16, BF16, INT8 ... UINT64.
-  std::string name(core::DataTypeName(dtype));
-  if (absl::StartsWith(name, "FLOAT")) name = "FP" + name.substr(5);
-  if (name == "BFLOAT16") name = "BF16";
-  input->set_datatype(name);
+  input->set_datatype(std::string(wire::OipDataTypeName(dtype)));
   input->mutable_shape()->CopyFrom(request.input().shape());
   if (request.input().float_data_size() > 0) {
     input->mutable_contents()->mutable_fp32_contents()->CopyFrom(
@@ -128,7 +122,7 @@ absl::StatusOr<Payload> MakePayload(const BenchOptions& o) {
   }
   *payload.request.mutable_params() = wire::ParamsToProto(o.params);
   if (o.protocol == BenchOptions::Protocol::kOip) {
-    payload.oip_request = OipRequest(payload.request, o.params);
+    payload.oip_request = OipRequest(payload.request, o.dtype, o.params);
   }
   return payload;
 }

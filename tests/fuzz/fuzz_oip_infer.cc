@@ -24,6 +24,7 @@
 #include "tests/fuzz/fuzz_checks.h"
 #include "tests/fuzz/fuzz_engine.h"
 #include "tests/testing/reference_relu.h"
+#include "wire/convert.h"
 
 namespace activation {
 namespace {
@@ -138,7 +139,7 @@ void CheckAccepted(const ModelInferRequest& request,
     Fail("accepted another model or input", request.ShortDebugString());
   }
   const core::DataType dtype = decoded.op.dtype();
-  if (server::oip::DataTypeName(dtype) != request.inputs(0).datatype()) {
+  if (wire::OipDataTypeName(dtype) != request.inputs(0).datatype()) {
     Fail("datatype changed", request.inputs(0).datatype());
   }
   const std::string in = decoded.raw

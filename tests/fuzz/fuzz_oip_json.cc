@@ -21,6 +21,7 @@
 #include "server/oip.h"
 #include "server/oip_json.h"
 #include "tests/fuzz/fuzz_checks.h"
+#include "wire/convert.h"
 
 namespace activation {
 namespace {
@@ -78,11 +79,10 @@ void CheckRoundTrip(const server::oip::JsonInfer& infer) {
   }
   const std::string values =
       answer.substr(data + 7, answer.size() - 3 - (data + 7));
-  std::string body = std::string("{\"inputs\":[{\"name\":\"input\",") +
-                     "\"datatype\":\"" +
-                     std::string(server::oip::DataTypeName(infer.op->dtype())) +
-                     "\",\"shape\":[" + std::to_string(infer.count) +
-                     "],\"data\":" + values + "}]}";
+  std::string body =
+      std::string("{\"inputs\":[{\"name\":\"input\",") + "\"datatype\":\"" +
+      std::string(wire::OipDataTypeName(infer.op->dtype())) + "\",\"shape\":[" +
+      std::to_string(infer.count) + "],\"data\":" + values + "}]}";
   const size_t size = body.size();
   absl::StatusOr<server::oip::JsonInfer> again =
       server::oip::DecodeJsonInfer(body, size, kMaxElements, kMaxRank);
@@ -93,9 +93,8 @@ void CheckRoundTrip(const server::oip::JsonInfer& infer) {
   for (uint64_t i = 0; i < infer.count; ++i) {
     if (!SameElement(infer.op->dtype(), infer.data(), again->data(), i)) {
       Fail("element changed on printing and reading back",
-           std::string(server::oip::DataTypeName(infer.op->dtype())) +
-               " element " + std::to_string(i) + " printed as " +
-               values.substr(0, 256));
+           std::string(wire::OipDataTypeName(infer.op->dtype())) + " element " +
+               std::to_string(i) + " printed as " + values.substr(0, 256));
     }
   }
 }

@@ -40,6 +40,7 @@
 #include "tests/testing/prometheus_text.h"
 #include "tests/testing/test_certs.h"
 #include "tests/testing/test_server.h"
+#include "wire/convert.h"
 
 namespace activation::server {
 namespace {
@@ -207,7 +208,7 @@ TEST_F(HttpTest, EveryDatatypeAsJsonAndAsBinaryMatchesCoreReluBitForBit) {
       params.negative_slope = 0.5;
       params.threshold = -1.0;
       params.mode = keras ? core::Mode::kKeras : core::Mode::kDocumented;
-      const std::string name(oip::DataTypeName(dtype));
+      const std::string name(wire::OipDataTypeName(dtype));
       const std::string head = absl::StrCat(
           R"({"id":"r-1","parameters":{"max_value":4,"negative_slope":0.5,)",
           R"("threshold":-1,"mode":")", mode,

@@ -28,6 +28,7 @@
 #include "tests/testing/prometheus_text.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_server.h"
+#include "wire/convert.h"
 
 namespace activation::server {
 namespace {
@@ -64,7 +65,7 @@ ModelInferRequest RawRequest(core::DataType dtype, std::vector<int64_t> shape,
   request.set_id("req-7");
   auto* input = request.add_inputs();
   input->set_name("input");
-  input->set_datatype(std::string(oip::DataTypeName(dtype)));
+  input->set_datatype(std::string(wire::OipDataTypeName(dtype)));
   uint64_t count = 1;
   for (int64_t dim : shape) {
     input->add_shape(dim);
@@ -132,7 +133,7 @@ TEST_F(OipTest, RawContentsOfEveryDatatypeMatchActivationV1BitForBit) {
 
       ModelInferResponse response;
       ASSERT_OK_GRPC(Infer(request, &response));
-      const std::string name(oip::DataTypeName(dtype));
+      const std::string name(wire::OipDataTypeName(dtype));
       EXPECT_EQ(response.model_name(), "relu");
       EXPECT_EQ(response.model_version(), "1");
       EXPECT_EQ(response.id(), "req-7");
