@@ -229,11 +229,11 @@ void CheckSplitParse(const uint8_t* data, size_t size) {
          split_status.ToString() + " vs " + whole_status.ToString());
   }
   if (!split_status.ok()) return;
-  const std::string& expected = whole_response.output().raw_data();
+  const std::string& answer = whole_response.output().raw_data();
   v1::Tensor expected_head = whole_response.output();
   expected_head.clear_raw_data();
-  if (split.output == nullptr || expected.size() != split.size ||
-      std::memcmp(split.output.get(), expected.data(), split.size) != 0 ||
+  if (split.output == nullptr || answer.size() != split.size ||
+      std::memcmp(split.output.get(), answer.data(), split.size) != 0 ||
       split_response.output().SerializeAsString() !=
           expected_head.SerializeAsString()) {
     Fail("the split request computes another answer",
