@@ -181,9 +181,11 @@ bool ReadKey(SliceReader& reader, uint64_t* key) {
   return reader.ReadVarint(key, 5) &&
          *key <= std::numeric_limits<uint32_t>::max();
 }
-bool ReadLength(SliceReader& reader, uint64_t* length) {
+// Reads a length that must not reach past `end`.
+bool ReadLength(SliceReader& reader, uint64_t end, uint64_t* length) {
   return reader.ReadVarint(length, 5) &&
-         *length <= uint64_t{std::numeric_limits<int32_t>::max()};
+         *length <= uint64_t{std::numeric_limits<int32_t>::max()} &&
+         reader.position() <= end && *length <= end - reader.position();
 }
 
 // Fields other than the payload are copied into a small message to parse;
@@ -202,10 +204,7 @@ bool SkipValue(SliceReader& reader, uint64_t tag, uint64_t end) {
       if (!reader.Skip(8)) return false;
       break;
     case 2:
-      if (!ReadLength(reader, &size) || size > end - reader.position() ||
-          !reader.Skip(size)) {
-        return false;
-      }
+      if (!ReadLength(reader, end, &size) || !reader.Skip(size)) return false;
       break;
     case 5:
       if (!reader.Skip(4)) return false;
@@ -227,9 +226,7 @@ bool SplitTensor(SliceReader& reader, uint64_t end, std::string* rest,
     if (!ReadKey(reader, &tag)) return false;
     if (tag == kRawDataKey) {
       uint64_t size = 0;
-      if (!ReadLength(reader, &size) || size > end - reader.position()) {
-        return false;
-      }
+      if (!ReadLength(reader, end, &size)) return false;
       raw->clear();
       if (!reader.Take(size, [raw](const uint8_t* data, size_t n) {
             raw->emplace_back(data, n);
@@ -262,9 +259,7 @@ bool SplitRequest(const std::vector<grpc::Slice>& slices, uint64_t size,
     if (tag == kInputKey) {
       // Each input is kept as a field of its own: protobuf merges them.
       uint64_t length = 0;
-      if (!ReadLength(reader, &length) || length > size - reader.position()) {
-        return false;
-      }
+      if (!ReadLength(reader, size, &length)) return false;
       tensor.clear();
       if (!SplitTensor(reader, reader.position() + length, &tensor, raw)) {
         return false;

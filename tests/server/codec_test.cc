@@ -193,6 +193,15 @@ TEST(CodecTest, ShapesOfMoreThan16DimensionsAreSummarised) {
                "needs 196608"));
 }
 
+// The bytes of `slices`, one after the other.
+std::string Flattened(const std::vector<grpc::Slice>& slices) {
+  std::string flat;
+  for (const grpc::Slice& slice : slices) {
+    flat.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  }
+  return flat;
+}
+
 TEST(CodecTest, ResponseWithAMovedPayloadParsesBackWhole) {
   for (const size_t bytes : {size_t{64}, size_t{1} << 20}) {
     v1::ReluResponse response;
@@ -210,10 +219,7 @@ TEST(CodecTest, ResponseWithAMovedPayloadParsesBackWhole) {
     std::vector<grpc::Slice> slices;
     ASSERT_TRUE(wire.Dump(&slices).ok());
     EXPECT_EQ(slices.size(), bytes < (16 << 10) ? 1u : 2u);
-    std::string flat;
-    for (const grpc::Slice& slice : slices) {
-      flat.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
-    }
+    const std::string flat = Flattened(slices);
     v1::ReluResponse parsed;
     ASSERT_TRUE(parsed.ParseFromString(flat));
     EXPECT_EQ(parsed.output().dtype(), v1::DATA_TYPE_FLOAT32);
@@ -460,12 +466,8 @@ TEST(CodecTest, SplitPayloadIsSerializedAsTheResponsesRawData) {
   std::vector<grpc::Slice> slices;
   ASSERT_TRUE(wire.Dump(&slices).ok());
   EXPECT_EQ(slices.size(), 2u);
-  std::string flat;
-  for (const grpc::Slice& slice : slices) {
-    flat.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
-  }
   v1::ReluResponse parsed;
-  ASSERT_TRUE(parsed.ParseFromString(flat));
+  ASSERT_TRUE(parsed.ParseFromString(Flattened(slices)));
   EXPECT_EQ(parsed.output().dtype(), v1::DATA_TYPE_UINT16);
   EXPECT_EQ(parsed.output().shape(0), 50000);
   EXPECT_EQ(parsed.output().raw_data(), payload);
