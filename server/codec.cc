@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
@@ -92,6 +93,14 @@ void AppendLengthDelimited(int field, uint64_t length, std::string* out) {
   out->append(reinterpret_cast<char*>(key_and_length), end - key_and_length);
 }
 
+// Makes `bytes` the message `head` then `payload`, a slice of its own.
+void SendHeadAndPayload(const std::string& head, grpc::Slice payload,
+                        grpc::ByteBuffer* bytes) {
+  grpc::Slice slices[] = {grpc::Slice(head), std::move(payload)};
+  grpc::ByteBuffer message(slices, 2);
+  bytes->Swap(&message);
+}
+
 // Serializes `response`, whose output has no raw_data, with `payload` as
 // its output.raw_data into `bytes`: ReluResponse.output (1), the tensor
 // without its payload, then raw_data (3) as a slice of its own (fields may
@@ -107,9 +116,15 @@ void SerializeWithPayload(const v1::ReluResponse& response, grpc::Slice payload,
                         tensor_head + raw_key.size() + payload.size(), &head);
   response.output().AppendToString(&head);
   head += raw_key;
-  grpc::Slice slices[] = {grpc::Slice(head), std::move(payload)};
-  grpc::ByteBuffer message(slices, 2);
-  bytes->Swap(&message);
+  SendHeadAndPayload(head, std::move(payload), bytes);
+}
+
+// Hands split->output to a slice that frees it.
+grpc::Slice OutputSlice(SplitPayload* split) {
+  uint8_t* payload = split->output.release();
+  return grpc::Slice(
+      payload, split->size, [](void* p) { delete[] static_cast<uint8_t*>(p); },
+      payload);
 }
 
 // Reads a message's bytes across the slices gRPC received it in. A copy
@@ -215,16 +230,22 @@ bool SkipValue(SliceReader& reader, uint64_t tag, uint64_t end) {
   return reader.position() <= end;
 }
 
-// Splits a Tensor that ends at `end`: its raw_data goes to `raw` (the last
-// one, as protobuf keeps the last), every other field to `rest`.
-bool SplitTensor(SliceReader& reader, uint64_t end, std::string* rest,
-                 std::vector<absl::Span<const uint8_t>>* raw) {
-  constexpr uint64_t kRawDataKey = v1::Tensor::kRawDataFieldNumber << 3 | 2;
+// The key of length-delimited field `field`.
+constexpr uint64_t LengthDelimitedKey(int field) {
+  return static_cast<uint64_t>(field) << 3 | 2;
+}
+
+// Splits a message that ends at `end`: its bytes field `payload` goes to
+// `raw` (the last one, as protobuf keeps the last), every other field to
+// `rest`.
+bool SplitMessage(SliceReader& reader, uint64_t end, int payload,
+                  std::string* rest,
+                  std::vector<absl::Span<const uint8_t>>* raw) {
   while (reader.position() < end) {
     const SliceReader field = reader;
     uint64_t tag = 0;
     if (!ReadKey(reader, &tag)) return false;
-    if (tag == kRawDataKey) {
+    if (tag == LengthDelimitedKey(payload)) {
       uint64_t size = 0;
       if (!ReadLength(reader, end, &size)) return false;
       raw->clear();
@@ -243,30 +264,44 @@ bool SplitTensor(SliceReader& reader, uint64_t end, std::string* rest,
   return reader.position() == end;
 }
 
-// Splits a ReluRequest of `size` bytes: input.raw_data to `raw`, the rest to
-// `rest` (a valid ReluRequest when the whole is). False where the split is
-// not sure to mean what the whole means; the caller parses the whole then.
+// Splits a message of `size` bytes: the payload `where` says to `raw`, the
+// rest to `rest` (a valid message when the whole is). False where the split
+// is not sure to mean what the whole means; the caller parses the whole
+// then.
 bool SplitRequest(const std::vector<grpc::Slice>& slices, uint64_t size,
-                  std::string* rest,
+                  const PayloadField& where, std::string* rest,
                   std::vector<absl::Span<const uint8_t>>* raw) {
-  constexpr uint64_t kInputKey = v1::ReluRequest::kInputFieldNumber << 3 | 2;
   SliceReader reader(slices);
-  std::string tensor;
+  std::string inner;
+  bool seen = false;
   while (reader.position() < size) {
     const SliceReader field = reader;
     uint64_t tag = 0;
     if (!ReadKey(reader, &tag)) return false;
-    if (tag == kInputKey) {
-      // Each input is kept as a field of its own: protobuf merges them.
+    if (tag == LengthDelimitedKey(where.field)) {
       uint64_t length = 0;
       if (!ReadLength(reader, size, &length)) return false;
-      tensor.clear();
-      if (!SplitTensor(reader, reader.position() + length, &tensor, raw)) {
-        return false;
+      if (where.inner != 0) {
+        // Each message is kept as a field of its own: protobuf merges them.
+        inner.clear();
+        if (!SplitMessage(reader, reader.position() + length, where.inner,
+                          &inner, raw)) {
+          return false;
+        }
+        AppendLengthDelimited(where.field, inner.size(), rest);
+        rest->append(inner);
+      } else {
+        // One entry of a repeated field, left empty in the rest so that
+        // the message still counts it.
+        if (seen) return false;
+        seen = true;
+        if (!reader.Take(length, [raw](const uint8_t* data, size_t n) {
+              raw->emplace_back(data, n);
+            })) {
+          return false;
+        }
+        AppendLengthDelimited(where.field, 0, rest);
       }
-      AppendLengthDelimited(v1::ReluRequest::kInputFieldNumber, tensor.size(),
-                            rest);
-      rest->append(tensor);
     } else if (!SkipValue(reader, tag, size) ||
                !reader.CopySince(field, rest)) {
       return false;
@@ -314,8 +349,10 @@ absl::Status ParseRequest(grpc::ByteBuffer* bytes,
   return absl::OkStatus();
 }
 
-absl::Status ParseReluRequest(grpc::ByteBuffer* bytes, v1::ReluRequest* request,
-                              SplitPayload* split) {
+absl::Status ParseSplit(
+    grpc::ByteBuffer* bytes, const PayloadField& where,
+    absl::FunctionRef<bool(const google::protobuf::Message&)> left_out,
+    google::protobuf::Message* request, SplitPayload* split) {
   const size_t size = bytes->Length();
   split->ReleaseInput();
   split->size = 0;
@@ -323,13 +360,13 @@ absl::Status ParseReluRequest(grpc::ByteBuffer* bytes, v1::ReluRequest* request,
     auto slices = std::make_shared<std::vector<grpc::Slice>>();
     std::string rest;
     if (bytes->Dump(slices.get()).ok() &&
-        SplitRequest(*slices, size, &rest, &split->input) &&
-        request->ParseFromString(rest) && request->input().raw_data().empty()) {
+        SplitRequest(*slices, size, where, &rest, &split->input) &&
+        request->ParseFromString(rest) && left_out(*request)) {
       for (absl::Span<const uint8_t> piece : split->input) {
         split->size += piece.size();
       }
       // All but the payload is small (at most what the split copies and the
-      // keys): a raw_data dropped for a later one stays held with the
+      // keys): a payload dropped for a later one stays held with the
       // slices, outside the memory budget, so not much of it.
       if (size - split->size <= 2 * kMaxCopiedBytes) {
         split->input_owner = std::move(slices);
@@ -342,6 +379,20 @@ absl::Status ParseReluRequest(grpc::ByteBuffer* bytes, v1::ReluRequest* request,
     request->Clear();
   }
   return ParseRequest(bytes, request);
+}
+
+absl::Status ParseReluRequest(grpc::ByteBuffer* bytes, v1::ReluRequest* request,
+                              SplitPayload* split) {
+  return ParseSplit(
+      bytes,
+      {v1::ReluRequest::kInputFieldNumber, v1::Tensor::kRawDataFieldNumber},
+      [](const google::protobuf::Message& parsed) {
+        return static_cast<const v1::ReluRequest&>(parsed)
+            .input()
+            .raw_data()
+            .empty();
+      },
+      request, split);
 }
 
 absl::Status SerializeResponse(const google::protobuf::Message& response,
@@ -374,19 +425,25 @@ absl::Status SerializeReluResponse(v1::ReluResponse* response,
   return absl::OkStatus();
 }
 
+absl::Status SerializeWithSplitPayload(
+    const google::protobuf::Message& response, int field, SplitPayload* split,
+    grpc::ByteBuffer* bytes) {
+  if (split == nullptr || split->output == nullptr) {
+    return SerializeResponse(response, bytes);
+  }
+  std::string head = response.SerializeAsString();
+  AppendLengthDelimited(field, split->size, &head);
+  SendHeadAndPayload(head, OutputSlice(split), bytes);
+  return absl::OkStatus();
+}
+
 absl::Status SerializeReluResponse(v1::ReluResponse* response,
                                    SplitPayload* split,
                                    grpc::ByteBuffer* bytes) {
   if (split == nullptr || split->output == nullptr) {
     return SerializeReluResponse(response, bytes);
   }
-  uint8_t* payload = split->output.release();
-  SerializeWithPayload(
-      *response,
-      grpc::Slice(
-          payload, split->size,
-          [](void* p) { delete[] static_cast<uint8_t*>(p); }, payload),
-      bytes);
+  SerializeWithPayload(*response, OutputSlice(split), bytes);
   return absl::OkStatus();
 }
 

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "activation/v1/activation.pb.h"
@@ -43,6 +44,25 @@ absl::StatusOr<DecodedRequest> DecodeRequest(const v1::ReluRequest& request,
 absl::Status ParseRequest(grpc::ByteBuffer* bytes,
                           google::protobuf::Message* request);
 
+// Where a request's payload is (see ParseSplit): bytes field `field` of the
+// message, or bytes field `inner` of the message in field `field`.
+struct PayloadField {
+  int field;
+  int inner = 0;  // none
+};
+
+// As ParseRequest, except that a large (16 KiB or more) request's payload
+// stays in the slices gRPC received it in: `split` views and holds it
+// (split->size is 0 when it did not). For a singular field, the last one
+// sent counts, as protobuf keeps it; a repeated top-level field is split
+// for one entry only, left empty in `request`. `left_out(request)` says
+// that the payload is not in the parsed rest (else the whole is parsed). A
+// message ParseRequest refuses is refused with the same error.
+absl::Status ParseSplit(
+    grpc::ByteBuffer* bytes, const PayloadField& where,
+    absl::FunctionRef<bool(const google::protobuf::Message&)> left_out,
+    google::protobuf::Message* request, SplitPayload* split);
+
 // As ParseRequest for a ReluRequest, except that a large input.raw_data
 // stays in the slices gRPC received it in: `split` views and holds them
 // (split->size is 0 when it did not). A message ParseRequest refuses is
@@ -61,8 +81,16 @@ absl::Status SerializeResponse(const google::protobuf::Message& response,
 absl::Status SerializeReluResponse(v1::ReluResponse* response,
                                    grpc::ByteBuffer* bytes);
 
-// As above, for a response whose output.raw_data is split->output (when
-// `split` has one): that buffer becomes the payload's slice.
+// Serializes `response` into `bytes`, followed by split->output (when
+// `split` has one) as bytes field `field` of the message, a slice of its
+// own.
+absl::Status SerializeWithSplitPayload(
+    const google::protobuf::Message& response, int field, SplitPayload* split,
+    grpc::ByteBuffer* bytes);
+
+// As SerializeReluResponse above, for a response whose output.raw_data is
+// split->output (when `split` has one): that buffer becomes the payload's
+// slice.
 absl::Status SerializeReluResponse(v1::ReluResponse* response,
                                    SplitPayload* split,
                                    grpc::ByteBuffer* bytes);

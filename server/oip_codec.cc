@@ -1,5 +1,6 @@
 #include "server/oip_codec.h"
 
+#include <algorithm>
 #include <array>
 #include <string>
 #include <type_traits>
@@ -9,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
 #include "server/client_text.h"
+#include "server/codec.h"
 #include "server/oip.h"
 #include "server/shape.h"
 #include "wire/convert.h"
@@ -109,7 +111,7 @@ absl::Status CheckContents(const InferTensorContents& contents,
 
 // Checks that the raw contents hold exactly `count` elements of `dtype`.
 absl::Status CheckRaw(const ModelInferRequest& request, core::DataType dtype,
-                      uint64_t count) {
+                      uint64_t count, uint64_t split_raw_bytes) {
   if (request.raw_input_contents_size() != 1) {
     return absl::InvalidArgumentError(absl::StrCat(
         "raw_input_contents has ", request.raw_input_contents_size(),
@@ -125,7 +127,7 @@ absl::Status CheckRaw(const ModelInferRequest& request, core::DataType dtype,
   absl::StatusOr<uint64_t> needed =
       PayloadSize(count, dtype, shape, "inputs[0].shape");
   if (!needed.ok()) return needed.status();
-  const uint64_t size = request.raw_input_contents(0).size();
+  const uint64_t size = request.raw_input_contents(0).size() + split_raw_bytes;
   if (size != *needed) {
     return absl::InvalidArgumentError(
         absl::StrCat("raw_input_contents[0] has ", size, " bytes; shape ",
@@ -241,6 +243,28 @@ absl::Status InferTyped(const core::Engine& engine, const core::ReluOp& op,
 
 }  // namespace
 
+absl::Status ParseInferRequest(grpc::ByteBuffer* bytes,
+                               ModelInferRequest* request,
+                               SplitPayload* split) {
+  return ParseSplit(
+      bytes, {ModelInferRequest::kRawInputContentsFieldNumber},
+      [](const google::protobuf::Message& parsed) {
+        const auto& raw =
+            static_cast<const ModelInferRequest&>(parsed).raw_input_contents();
+        return std::all_of(raw.begin(), raw.end(),
+                           [](const std::string& r) { return r.empty(); });
+      },
+      request, split);
+}
+
+absl::Status SerializeInferResponse(const ModelInferResponse& response,
+                                    SplitPayload* split,
+                                    grpc::ByteBuffer* bytes) {
+  return SerializeWithSplitPayload(
+      response, ModelInferResponse::kRawOutputContentsFieldNumber, split,
+      bytes);
+}
+
 uint64_t InferPayloadBytes(const ModelInferRequest& request) {
   uint64_t bytes = 0;
   for (const std::string& raw : request.raw_input_contents()) {
@@ -259,7 +283,7 @@ uint64_t InferPayloadBytes(const ModelInferRequest& request) {
 }
 
 absl::StatusOr<DecodedInfer> InferHandler::Decode(
-    const ModelInferRequest& request) const {
+    const ModelInferRequest& request, uint64_t split_raw_bytes) const {
   if (absl::Status s =
           oip::CheckModel(request.model_name(), request.model_version());
       !s.ok()) {
@@ -284,17 +308,19 @@ absl::StatusOr<DecodedInfer> InferHandler::Decode(
       "inputs[0].shape", max_elements_, max_rank_);
   if (!count.ok()) return count.status();
   const bool raw = request.raw_input_contents_size() > 0;
-  absl::Status s = raw ? CheckRaw(request, *dtype, *count)
+  absl::Status s = raw ? CheckRaw(request, *dtype, *count, split_raw_bytes)
                        : CheckContents(input.contents(), *dtype, *count);
   if (!s.ok()) return s;
   if (s = CheckOutputs(request); !s.ok()) return s;
   absl::StatusOr<core::ReluOp> op = DecodeOp(request, *dtype);
   if (!op.ok()) return op.status();
-  return DecodedInfer{*std::move(op), *count, raw, InferPayloadBytes(request)};
+  return DecodedInfer{*std::move(op), *count, raw,
+                      InferPayloadBytes(request) + split_raw_bytes};
 }
 
 absl::Status InferHandler::Infer(const DecodedInfer& decoded,
                                  ModelInferRequest* request,
+                                 SplitPayload* split,
                                  ModelInferResponse* response,
                                  const core::Engine::CancelCheck& cancelled,
                                  ComputeStats* stats) const {
@@ -306,6 +332,12 @@ absl::Status InferHandler::Infer(const DecodedInfer& decoded,
   output->set_name(std::string(oip::kOutputName));
   output->mutable_datatype()->swap(*input->mutable_datatype());
   output->mutable_shape()->Swap(input->mutable_shape());
+  if (decoded.raw && split != nullptr && split->size > 0) {
+    split->output.reset(new uint8_t[split->size]);  // not zeroed: all written
+    return ComputeOutOfPlace(*engine_, decoded.op, split->input,
+                             split->output.get(), decoded.count, cancelled,
+                             stats);
+  }
   if (decoded.raw) {
     std::string* data = response->add_raw_output_contents();
     data->swap(*request->mutable_raw_input_contents(0));

@@ -1,8 +1,9 @@
 // Validates inference.ModelInferRequest messages (the Open Inference
-// Protocol over gRPC) and computes them into ModelInferResponses: raw
-// contents in place, moved from request to response as activation.v1's
-// raw_data is; typed contents in place when their field is the dtype's own
-// width, else through one buffer of the dtype. Knows no transport.
+// Protocol over gRPC) and computes them into ModelInferResponses: large raw
+// contents from the slices gRPC received them in, out of place, as
+// activation.v1's raw_data; small ones in place, moved from request to
+// response; typed contents in place when their field is the dtype's own
+// width, else through one buffer of the dtype.
 
 #ifndef ACTIVATION_SERVER_OIP_CODEC_H_
 #define ACTIVATION_SERVER_OIP_CODEC_H_
@@ -14,8 +15,10 @@
 #include "core/dtype.h"
 #include "core/engine.h"
 #include "core/relu.h"
+#include "grpcpp/support/byte_buffer.h"
 #include "inference/grpc_predict_v2.pb.h"
 #include "server/relu_handler.h"
+#include "server/split_payload.h"
 
 namespace activation::server {
 
@@ -31,6 +34,20 @@ struct DecodedInfer {
 // contents, or the typed contents' values at their field's width.
 uint64_t InferPayloadBytes(const inference::ModelInferRequest& request);
 
+// As ParseRequest for a ModelInferRequest, except that the raw contents of
+// a large request stay in the slices gRPC received them in (see
+// ParseSplit): `split` holds them, `request` an empty raw_input_contents[0]
+// in their place.
+absl::Status ParseInferRequest(grpc::ByteBuffer* bytes,
+                               inference::ModelInferRequest* request,
+                               SplitPayload* split);
+
+// Serializes `response` for gRPC, with split->output (when `split` has one)
+// as its raw_output_contents[0], a slice of its own.
+absl::Status SerializeInferResponse(
+    const inference::ModelInferResponse& response, SplitPayload* split,
+    grpc::ByteBuffer* bytes);
+
 // Thread-safe; holds no per-call state.
 class InferHandler {
  public:
@@ -43,8 +60,11 @@ class InferHandler {
   // InvalidArgument naming the field, what was expected and what came
   // (e.g. "raw_input_contents[0] has 12 bytes; shape [2,2] of FP32 needs
   // 16"); ResourceExhausted over --max_elements or --max_rank.
+  // `split_raw_bytes` is the size of raw_input_contents[0] when it was
+  // kept out of `request` (ParseInferRequest), which holds it empty then.
   absl::StatusOr<DecodedInfer> Decode(
-      const inference::ModelInferRequest& request) const;
+      const inference::ModelInferRequest& request,
+      uint64_t split_raw_bytes = 0) const;
 
   // Computes the `decoded` `request` into `response`, the payload moved
   // there (so `request` loses it), in the request's encoding. Cancelled when
@@ -52,6 +72,17 @@ class InferHandler {
   // of its datatype's range. With `stats`, fills it.
   absl::Status Infer(const DecodedInfer& decoded,
                      inference::ModelInferRequest* request,
+                     inference::ModelInferResponse* response,
+                     const core::Engine::CancelCheck& cancelled,
+                     ComputeStats* stats) const {
+    return Infer(decoded, request, nullptr, response, cancelled, stats);
+  }
+
+  // As above, for raw contents that may be in `split` (when its size is not
+  // 0): computed from there into split->output, out of place; `response`
+  // gets no raw_output_contents then (SerializeInferResponse adds it).
+  absl::Status Infer(const DecodedInfer& decoded,
+                     inference::ModelInferRequest* request, SplitPayload* split,
                      inference::ModelInferResponse* response,
                      const core::Engine::CancelCheck& cancelled,
                      ComputeStats* stats) const;

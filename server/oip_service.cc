@@ -14,34 +14,43 @@ namespace {
 using inference::ModelInferRequest;
 using inference::ModelInferResponse;
 
-// Decodes, admits and computes one parsed request into `response`.
+// Decodes, admits and computes one parsed request into `response`; its raw
+// contents may be in `split` (or null; see InferHandler::Infer).
 absl::Status Infer(const Backend& backend, Call& call,
-                   ModelInferRequest* request, ModelInferResponse* response) {
-  absl::StatusOr<DecodedInfer> decoded = backend.infer->Decode(*request);
+                   ModelInferRequest* request, SplitPayload* split,
+                   ModelInferResponse* response) {
+  absl::StatusOr<DecodedInfer> decoded =
+      backend.infer->Decode(*request, split == nullptr ? 0 : split->size);
   if (!decoded.ok()) return decoded.status();
   if (absl::Status s =
           call.Admit(*backend.gate, MemoryForPayload(decoded->wire_bytes));
       !s.ok()) {
     return s;
   }
-  absl::Status s = call.Compute([&](const core::Engine::CancelCheck& cancelled,
-                                    ComputeStats* stats) {
-    return backend.infer->Infer(*decoded, request, response, cancelled, stats);
-  });
+  absl::Status s = call.Compute(
+      [&](const core::Engine::CancelCheck& cancelled, ComputeStats* stats) {
+        return backend.infer->Infer(*decoded, request, split, response,
+                                    cancelled, stats);
+      });
   if (s.ok()) call.Sent(decoded->wire_bytes);
   return s;
 }
 
-// Parses, computes and serializes one request's bytes.
+// Parses, computes and serializes one request's bytes: large raw contents
+// from the slices they arrived in into a buffer that is sent as the
+// answer's (as ReluBytes does for activation.v1).
 absl::Status InferBytes(const Backend& backend, Call& call,
                         grpc::ByteBuffer* in, grpc::ByteBuffer* out) {
   ModelInferRequest request;
-  absl::Status s = ParseRequest(in, &request);
-  call.Received(InferPayloadBytes(request));
+  SplitPayload split;
+  absl::Status s = ParseInferRequest(in, &request, &split);
+  call.Received(InferPayloadBytes(request) + split.size);
   if (!s.ok()) return s;
   ModelInferResponse response;
-  if (s = Infer(backend, call, &request, &response); !s.ok()) return s;
-  return SerializeResponse(response, out);
+  s = Infer(backend, call, &request, &split, &response);
+  split.ReleaseInput();
+  if (!s.ok()) return s;
+  return SerializeInferResponse(response, &split, out);
 }
 
 // A ModelStreamInfer message, as Triton serves them: a request's error is
@@ -56,7 +65,8 @@ struct InferStep {
     call.Received(InferPayloadBytes(request));
     inference::ModelStreamInferResponse response;
     if (s.ok()) {
-      s = Infer(backend, call, &request, response.mutable_infer_response());
+      s = Infer(backend, call, &request, nullptr,
+                response.mutable_infer_response());
     }
     if (s.code() == absl::StatusCode::kUnavailable ||
         s.code() == absl::StatusCode::kCancelled ||

@@ -50,6 +50,17 @@ absl::Status ComputeInPlace(const core::Engine& engine, const core::ReluOp& op,
                [&] { return engine.Relu(op, data, data, count, cancelled); });
 }
 
+absl::Status ComputeOutOfPlace(const core::Engine& engine,
+                               const core::ReluOp& op,
+                               core::Engine::Pieces input, void* output,
+                               uint64_t count,
+                               const core::Engine::CancelCheck& cancelled,
+                               ComputeStats* stats) {
+  return Timed(op, count, stats, [&] {
+    return engine.Relu(op, input, output, count, cancelled);
+  });
+}
+
 absl::Status ReluHandler::Relu(v1::ReluRequest* request, SplitPayload* split,
                                v1::ReluResponse* response,
                                const core::Engine::CancelCheck& cancelled,
@@ -66,10 +77,9 @@ absl::Status ReluHandler::Relu(v1::ReluRequest* request, SplitPayload* split,
   }
   MoveMetadata(request->mutable_input(), response->mutable_output());
   split->output.reset(new uint8_t[split_bytes]);  // not zeroed: all written
-  return Timed(decoded->op, decoded->count, stats, [&] {
-    return engine_->Relu(decoded->op, split->input, split->output.get(),
-                         decoded->count, cancelled);
-  });
+  return ComputeOutOfPlace(*engine_, decoded->op, split->input,
+                           split->output.get(), decoded->count, cancelled,
+                           stats);
 }
 
 }  // namespace activation::server

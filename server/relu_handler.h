@@ -31,6 +31,14 @@ absl::Status ComputeInPlace(const core::Engine& engine, const core::ReluOp& op,
                             const core::Engine::CancelCheck& cancelled,
                             ComputeStats* stats);
 
+// As ComputeInPlace, from `input` in pieces into `output`.
+absl::Status ComputeOutOfPlace(const core::Engine& engine,
+                               const core::ReluOp& op,
+                               core::Engine::Pieces input, void* output,
+                               uint64_t count,
+                               const core::Engine::CancelCheck& cancelled,
+                               ComputeStats* stats);
+
 // Thread-safe; holds no per-call state.
 class ReluHandler {
  public:

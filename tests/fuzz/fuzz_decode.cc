@@ -31,6 +31,7 @@
 #include "server/relu_handler.h"
 #include "tests/fuzz/fuzz_checks.h"
 #include "tests/fuzz/fuzz_engine.h"
+#include "tests/fuzz/fuzz_split.h"
 #include "tests/testing/reference_relu.h"
 
 namespace activation {
@@ -164,15 +165,6 @@ void CheckAccepted(const v1::ReluRequest& request,
   }
 }
 
-// The bytes the service computes from, as the engine sees them.
-std::string Joined(const server::SplitPayload& split) {
-  std::string joined;
-  for (absl::Span<const uint8_t> piece : split.input) {
-    joined.append(reinterpret_cast<const char*>(piece.data()), piece.size());
-  }
-  return joined;
-}
-
 // The service parses a large request with ParseReluRequest, which leaves
 // input.raw_data in gRPC's slices. Checks it against ParseRequest on the
 // fuzzer's bytes behind a prefix that makes the message large enough (an
@@ -185,17 +177,8 @@ void CheckSplitParse(const uint8_t* data, size_t size) {
     request.mutable_input()->set_raw_data(std::string(16 << 10, '\x81'));
     return new std::string(request.SerializeAsString());
   }();
-  const std::string wire =
-      *prefix + std::string(reinterpret_cast<const char*>(data), size);
-  std::vector<grpc::Slice> slices;
-  for (size_t at = 0, i = 0; at < wire.size(); ++i) {
-    const uint8_t b = size == 0 ? 0 : data[i % size];
-    const size_t cut = (b & 1) != 0 ? 1 + (b >> 1) % 8 : 1 + size_t{b} * 64;
-    slices.emplace_back(wire.data() + at, std::min(cut, wire.size() - at));
-    at += slices.back().size();
-  }
-  grpc::ByteBuffer whole_bytes(slices.data(), slices.size());
-  grpc::ByteBuffer split_bytes(slices.data(), slices.size());
+  grpc::ByteBuffer whole_bytes = testing::InSlices(*prefix, data, size);
+  grpc::ByteBuffer split_bytes = whole_bytes;
   v1::ReluRequest whole;
   v1::ReluRequest request;
   server::SplitPayload split;
@@ -207,9 +190,10 @@ void CheckSplitParse(const uint8_t* data, size_t size) {
          got.ToString() + " vs " + expected.ToString());
   }
   if (!got.ok()) return;
-  const std::string joined = Joined(split);
-  if (joined.size() != split.size)
+  const std::string joined = testing::Joined(split);
+  if (joined.size() != split.size) {
     Fail("split size differs from its pieces", "");
+  }
   v1::ReluRequest rebuilt = request;
   if (split.size > 0) rebuilt.mutable_input()->set_raw_data(joined);
   if (rebuilt.SerializeAsString() != whole.SerializeAsString()) {

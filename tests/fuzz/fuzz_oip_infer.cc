@@ -5,7 +5,9 @@
 // Engine). Checks that refusals have the codec's codes and bounded messages,
 // that what was accepted is what the model takes (read apart from the
 // codec), and that every accepted request computes what the scalar
-// reference computes, in the request's encoding.
+// reference computes, in the request's encoding. Also parses the bytes as a
+// large request, its raw contents left in gRPC's slices, and checks that
+// against the whole parse, decode and compute (CheckSplitParse).
 
 #include <cstddef>
 #include <cstdint>
@@ -18,11 +20,14 @@
 #include "absl/status/statusor.h"
 #include "core/dtype.h"
 #include "core/relu.h"
+#include "grpcpp/support/byte_buffer.h"
 #include "inference/grpc_predict_v2.pb.h"
+#include "server/codec.h"
 #include "server/oip.h"
 #include "server/oip_codec.h"
 #include "tests/fuzz/fuzz_checks.h"
 #include "tests/fuzz/fuzz_engine.h"
+#include "tests/fuzz/fuzz_split.h"
 #include "tests/testing/reference_relu.h"
 #include "wire/convert.h"
 
@@ -186,10 +191,85 @@ void CheckAccepted(const ModelInferRequest& request,
   }
 }
 
+// The service parses a large request with ParseInferRequest, which leaves
+// the raw contents in gRPC's slices. Checks it against ParseRequest on the
+// fuzzer's bytes behind a prefix that makes the message large enough (16
+// KiB of raw contents; the fuzzer's own raw contents make them two, parsed
+// whole), cut into slices whose sizes the bytes choose; and checks that
+// what the split request decodes and computes is what the whole one does.
+void CheckSplitParse(const uint8_t* data, size_t size) {
+  static const std::string* const prefix = [] {
+    ModelInferRequest request;
+    request.add_raw_input_contents(std::string(16 << 10, '\x81'));
+    return new std::string(request.SerializeAsString());
+  }();
+  grpc::ByteBuffer whole_bytes = testing::InSlices(*prefix, data, size);
+  grpc::ByteBuffer split_bytes = whole_bytes;
+  ModelInferRequest whole;
+  ModelInferRequest request;
+  server::SplitPayload split;
+  const absl::Status expected = server::ParseRequest(&whole_bytes, &whole);
+  const absl::Status got =
+      server::ParseInferRequest(&split_bytes, &request, &split);
+  if (got != expected) {
+    Fail("ParseInferRequest and ParseRequest disagree",
+         got.ToString() + " vs " + expected.ToString());
+  }
+  if (!got.ok() || split.size == 0) {
+    if (got.ok() && request.SerializeAsString() != whole.SerializeAsString()) {
+      Fail("the request parsed whole differs", "");
+    }
+    return;
+  }
+  const std::string joined = testing::Joined(split);
+  if (joined.size() != split.size || request.raw_input_contents_size() != 1 ||
+      !request.raw_input_contents(0).empty()) {
+    Fail("the split raw contents are not one entry left empty", "");
+  }
+  ModelInferRequest rebuilt = request;
+  *rebuilt.mutable_raw_input_contents(0) = joined;
+  if (rebuilt.SerializeAsString() != whole.SerializeAsString()) {
+    Fail("the split request differs from the whole one",
+         request.ShortDebugString().substr(0, 512));
+  }
+
+  const absl::StatusOr<server::DecodedInfer> whole_decoded =
+      Handler().Decode(whole);
+  const absl::StatusOr<server::DecodedInfer> split_decoded =
+      Handler().Decode(request, split.size);
+  if (split_decoded.status() != whole_decoded.status()) {
+    Fail("the split request decodes to another status",
+         split_decoded.status().ToString() + " vs " +
+             whole_decoded.status().ToString());
+  }
+  if (!whole_decoded.ok()) return;
+  ModelInferResponse whole_response;
+  const absl::Status whole_status = Handler().Infer(
+      *whole_decoded, &whole, &whole_response, nullptr, nullptr);
+  ModelInferResponse split_response;
+  const absl::Status split_status = Handler().Infer(
+      *split_decoded, &request, &split, &split_response, nullptr, nullptr);
+  if (split_status != whole_status) {
+    Fail("the split request computes another status",
+         split_status.ToString() + " vs " + whole_status.ToString());
+  }
+  if (!split_status.ok()) return;
+  ModelInferResponse expected_head = whole_response;
+  expected_head.clear_raw_output_contents();
+  const std::string& answer = whole_response.raw_output_contents(0);
+  if (split.output == nullptr || answer.size() != split.size ||
+      std::memcmp(split.output.get(), answer.data(), split.size) != 0 ||
+      split_response.SerializeAsString() != expected_head.SerializeAsString()) {
+    Fail("the split request computes another answer",
+         rebuilt.ShortDebugString().substr(0, 256));
+  }
+}
+
 }  // namespace
 }  // namespace activation
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  activation::CheckSplitParse(data, size);
   activation::ModelInferRequest request;
   if (!request.ParseFromArray(data, static_cast<int>(size))) return 0;
   absl::StatusOr<activation::server::DecodedInfer> decoded =

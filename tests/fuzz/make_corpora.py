@@ -219,6 +219,12 @@ def oip_request(datatype, shape, raw=None, contents=b"", parameters=(),
 def oip_infer_seeds():
     seeds = {}
     relu6 = (("max_value", 6.0), ("negative_slope", 0.2), ("threshold", -1))
+    # Without raw contents of their own, these describe the 16 KiB that
+    # fuzz_oip_infer puts in front of every input for its split parse.
+    seeds["split_int8"] = oip_request("INT8", [128, 128], parameters=relu6)
+    seeds["split_fp32"] = oip_request("FP32", [4096], parameters=relu6)
+    seeds["split_bf16_keras"] = oip_request(
+        "BF16", [8192], parameters=relu6 + (("mode", "keras"),))
     for name, (value, code) in DTYPES.items():
         datatype = OIP_NAMES.get(name, name)
         raw = elements(name, 12)

@@ -14,6 +14,8 @@
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/slice.h"
 #include "gtest/gtest.h"
+#include "inference/grpc_predict_v2.pb.h"
+#include "server/oip_codec.h"
 #include "tests/testing/status_matchers.h"
 
 namespace activation::server {
@@ -471,6 +473,83 @@ TEST(CodecTest, SplitPayloadIsSerializedAsTheResponsesRawData) {
   EXPECT_EQ(parsed.output().dtype(), v1::DATA_TYPE_UINT16);
   EXPECT_EQ(parsed.output().shape(0), 50000);
   EXPECT_EQ(parsed.output().raw_data(), payload);
+}
+
+inference::ModelInferRequest InferRequest(size_t raw_bytes) {
+  inference::ModelInferRequest request;
+  request.set_model_name("relu");
+  request.set_id("id-1");
+  auto* input = request.add_inputs();
+  input->set_name("input");
+  input->set_datatype("INT8");
+  input->add_shape(static_cast<int64_t>(raw_bytes));
+  (*request.mutable_parameters())["negative_slope"].set_double_param(0.5);
+  request.add_raw_input_contents(Bytes(raw_bytes, 7));
+  return request;
+}
+
+// Parses `wire` with ParseInferRequest in random slices and checks it
+// against protobuf's parse: the same request, its raw contents split off
+// when `expect_split`.
+void ExpectInferParsedAsProtobufDoes(const std::string& wire,
+                                     bool expect_split) {
+  std::mt19937 rng(static_cast<uint32_t>(wire.size()));
+  inference::ModelInferRequest whole;
+  ASSERT_TRUE(whole.ParseFromString(wire));
+  grpc::ByteBuffer bytes = InSlices(wire, rng);
+  inference::ModelInferRequest request;
+  SplitPayload split;
+  ASSERT_THAT(ParseInferRequest(&bytes, &request, &split), IsOk());
+  EXPECT_EQ(split.size, expect_split ? whole.raw_input_contents(0).size() : 0);
+  if (expect_split) {
+    ASSERT_EQ(request.raw_input_contents_size(), 1);
+    EXPECT_EQ(request.raw_input_contents(0), "");  // counted, left empty
+    *request.mutable_raw_input_contents(0) = Joined(split);
+  }
+  EXPECT_EQ(request.SerializeAsString(), whole.SerializeAsString());
+}
+
+TEST(CodecTest, ParseInferRequestLeavesLargeRawContentsInTheSlices) {
+  ExpectInferParsedAsProtobufDoes(InferRequest(100'000).SerializeAsString(),
+                                  true);
+  ExpectInferParsedAsProtobufDoes(InferRequest(1'000).SerializeAsString(),
+                                  false);
+  // The raw contents first on the wire, the rest after them.
+  inference::ModelInferRequest request = InferRequest(30'000);
+  const std::string raw = request.raw_input_contents(0);
+  request.clear_raw_input_contents();
+  ExpectInferParsedAsProtobufDoes(
+      Field(inference::ModelInferRequest::kRawInputContentsFieldNumber, raw) +
+          request.SerializeAsString(),
+      true);
+}
+
+TEST(CodecTest, ParseInferRequestParsesTwoRawContentsWhole) {
+  inference::ModelInferRequest request = InferRequest(20'000);
+  request.add_raw_input_contents(Bytes(20'000, 3));
+  ExpectInferParsedAsProtobufDoes(request.SerializeAsString(), false);
+}
+
+TEST(CodecTest, SplitPayloadIsSerializedAsTheInferResponsesRawOutput) {
+  inference::ModelInferResponse response;
+  response.set_model_name("relu");
+  response.add_outputs()->set_name("output");
+  SplitPayload split;
+  split.size = 50'000;
+  split.output.reset(new uint8_t[split.size]);
+  const std::string payload = Bytes(split.size, 5);
+  std::memcpy(split.output.get(), payload.data(), split.size);
+  grpc::ByteBuffer wire;
+  ASSERT_THAT(SerializeInferResponse(response, &split, &wire), IsOk());
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(wire.Dump(&slices).ok());
+  EXPECT_EQ(slices.size(), 2u);
+  inference::ModelInferResponse parsed;
+  ASSERT_TRUE(parsed.ParseFromString(Flattened(slices)));
+  EXPECT_EQ(parsed.model_name(), "relu");
+  EXPECT_EQ(parsed.outputs(0).name(), "output");
+  ASSERT_EQ(parsed.raw_output_contents_size(), 1);
+  EXPECT_EQ(parsed.raw_output_contents(0), payload);
 }
 
 }  // namespace
