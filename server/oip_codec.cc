@@ -140,10 +140,25 @@ absl::Status CheckRaw(const ModelInferRequest& request, core::DataType dtype,
 // Checks that the first of a request's `kind` tensors ("input" or
 // "output") is named `expected` and has no parameters: the model has no
 // other tensor and takes no per-tensor parameter.
-absl::Status CheckTensor(
-    absl::string_view kind, absl::string_view expected, const std::string& name,
-    const google::protobuf::Map<std::string, inference::InferParameter>&
-        parameters) {
+using Parameters =
+    google::protobuf::Map<std::string, inference::InferParameter>;
+
+// The entries of `parameters` in key order: which one an error names must
+// not depend on the map's own order (unspecified, and not the same for two
+// maps of the same entries).
+std::vector<const Parameters::value_type*> InKeyOrder(
+    const Parameters& parameters) {
+  std::vector<const Parameters::value_type*> entries;
+  entries.reserve(parameters.size());
+  for (const auto& entry : parameters) entries.push_back(&entry);
+  std::sort(entries.begin(), entries.end(),
+            [](const auto* a, const auto* b) { return a->first < b->first; });
+  return entries;
+}
+
+absl::Status CheckTensor(absl::string_view kind, absl::string_view expected,
+                         const std::string& name,
+                         const Parameters& parameters) {
   if (name != expected) {
     return absl::InvalidArgumentError(
         absl::StrCat(kind, "s[0].name ", QuoteClientText(name), " is no ", kind,
@@ -152,7 +167,7 @@ absl::Status CheckTensor(
   if (!parameters.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat(kind, "s[0].parameters: unknown parameter ",
-                     QuoteClientText(parameters.begin()->first)));
+                     QuoteClientText(InKeyOrder(parameters)[0]->first)));
   }
   return absl::OkStatus();
 }
@@ -192,9 +207,10 @@ absl::StatusOr<oip::ParamValue> ValueOf(const inference::InferParameter& p) {
 absl::StatusOr<core::ReluOp> DecodeOp(const ModelInferRequest& request,
                                       core::DataType dtype) {
   oip::ReluParamsBuilder builder;
-  for (const auto& [name, parameter] : request.parameters()) {
-    absl::StatusOr<oip::ParamValue> value = ValueOf(parameter);
-    absl::Status s = value.ok() ? builder.Set(name, *value) : value.status();
+  for (const Parameters::value_type* entry : InKeyOrder(request.parameters())) {
+    absl::StatusOr<oip::ParamValue> value = ValueOf(entry->second);
+    absl::Status s =
+        value.ok() ? builder.Set(entry->first, *value) : value.status();
     if (!s.ok()) return s;
   }
   return builder.Build(dtype);

@@ -28,6 +28,7 @@
 #include "tests/fuzz/fuzz_checks.h"
 #include "tests/fuzz/fuzz_engine.h"
 #include "tests/fuzz/fuzz_split.h"
+#include "tests/testing/proto_bytes.h"
 #include "tests/testing/reference_relu.h"
 #include "wire/convert.h"
 
@@ -216,7 +217,8 @@ void CheckSplitParse(const uint8_t* data, size_t size) {
          got.ToString() + " vs " + expected.ToString());
   }
   if (!got.ok() || split.size == 0) {
-    if (got.ok() && request.SerializeAsString() != whole.SerializeAsString()) {
+    if (got.ok() && testing::DeterministicBytes(request) !=
+                        testing::DeterministicBytes(whole)) {
       Fail("the request parsed whole differs", "");
     }
     return;
@@ -228,7 +230,8 @@ void CheckSplitParse(const uint8_t* data, size_t size) {
   }
   ModelInferRequest rebuilt = request;
   *rebuilt.mutable_raw_input_contents(0) = joined;
-  if (rebuilt.SerializeAsString() != whole.SerializeAsString()) {
+  if (testing::DeterministicBytes(rebuilt) !=
+      testing::DeterministicBytes(whole)) {
     Fail("the split request differs from the whole one",
          request.ShortDebugString().substr(0, 512));
   }
@@ -259,7 +262,8 @@ void CheckSplitParse(const uint8_t* data, size_t size) {
   const std::string& answer = whole_response.raw_output_contents(0);
   if (split.output == nullptr || answer.size() != split.size ||
       std::memcmp(split.output.get(), answer.data(), split.size) != 0 ||
-      split_response.SerializeAsString() != expected_head.SerializeAsString()) {
+      testing::DeterministicBytes(split_response) !=
+          testing::DeterministicBytes(expected_head)) {
     Fail("the split request computes another answer",
          rebuilt.ShortDebugString().substr(0, 256));
   }

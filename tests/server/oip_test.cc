@@ -303,6 +303,15 @@ TEST_F(OipTest, BadRequestsNameTheField) {
        grpc::StatusCode::INVALID_ARGUMENT,
        "unknown parameter \"alpha\"; model relu takes max_value, "
        "negative_slope, threshold and mode"},
+      {"unknown parameters: the first in key order is named",
+       [](auto& r) {
+         for (const char* name : {"zeta", "mu", "beta", "omega", "kappa"}) {
+           (*r.mutable_parameters())[name].set_double_param(1);
+         }
+       },
+       grpc::StatusCode::INVALID_ARGUMENT,
+       "unknown parameter \"beta\"; model relu takes max_value, "
+       "negative_slope, threshold and mode"},
       {"string number",
        [](auto& r) {
          (*r.mutable_parameters())["max_value"].set_string_param("6");
