@@ -174,6 +174,13 @@ class SliceReader {
     return Take(n, [](const uint8_t*, size_t) {});
   }
 
+  // Appends views of the next `n` bytes to `views`, one per slice.
+  bool TakeViews(uint64_t n, std::vector<absl::Span<const uint8_t>>* views) {
+    return Take(n, [views](const uint8_t* data, size_t size) {
+      views->emplace_back(data, size);
+    });
+  }
+
   // Appends the bytes from `from` (a copy of this reader) to here to `out`.
   bool CopySince(SliceReader from, std::string* out) const {
     return from.Take(position_ - from.position_,
@@ -249,11 +256,7 @@ bool SplitMessage(SliceReader& reader, uint64_t end, int payload,
       uint64_t size = 0;
       if (!ReadLength(reader, end, &size)) return false;
       raw->clear();
-      if (!reader.Take(size, [raw](const uint8_t* data, size_t n) {
-            raw->emplace_back(data, n);
-          })) {
-        return false;
-      }
+      if (!reader.TakeViews(size, raw)) return false;
       continue;
     }
     if (!SkipValue(reader, tag, end) || !reader.CopySince(field, rest) ||
@@ -295,11 +298,7 @@ bool SplitRequest(const std::vector<grpc::Slice>& slices, uint64_t size,
         // the message still counts it.
         if (seen) return false;
         seen = true;
-        if (!reader.Take(length, [raw](const uint8_t* data, size_t n) {
-              raw->emplace_back(data, n);
-            })) {
-          return false;
-        }
+        if (!reader.TakeViews(length, raw)) return false;
         AppendLengthDelimited(where.field, 0, rest);
       }
     } else if (!SkipValue(reader, tag, size) ||

@@ -137,9 +137,6 @@ absl::Status CheckRaw(const ModelInferRequest& request, core::DataType dtype,
   return absl::OkStatus();
 }
 
-// Checks that the first of a request's `kind` tensors ("input" or
-// "output") is named `expected` and has no parameters: the model has no
-// other tensor and takes no per-tensor parameter.
 using Parameters =
     google::protobuf::Map<std::string, inference::InferParameter>;
 
@@ -156,6 +153,9 @@ std::vector<const Parameters::value_type*> InKeyOrder(
   return entries;
 }
 
+// Checks that the first of a request's `kind` tensors ("input" or
+// "output") is named `expected` and has no parameters: the model has no
+// other tensor and takes no per-tensor parameter.
 absl::Status CheckTensor(absl::string_view kind, absl::string_view expected,
                          const std::string& name,
                          const Parameters& parameters) {
@@ -349,10 +349,8 @@ absl::Status InferHandler::Infer(const DecodedInfer& decoded,
   output->mutable_datatype()->swap(*input->mutable_datatype());
   output->mutable_shape()->Swap(input->mutable_shape());
   if (decoded.raw && split != nullptr && split->size > 0) {
-    split->output.reset(new uint8_t[split->size]);  // not zeroed: all written
-    return ComputeOutOfPlace(*engine_, decoded.op, split->input,
-                             split->output.get(), decoded.count, cancelled,
-                             stats);
+    return ComputeSplit(*engine_, decoded.op, split, decoded.count, cancelled,
+                        stats);
   }
   if (decoded.raw) {
     std::string* data = response->add_raw_output_contents();

@@ -50,14 +50,13 @@ absl::Status ComputeInPlace(const core::Engine& engine, const core::ReluOp& op,
                [&] { return engine.Relu(op, data, data, count, cancelled); });
 }
 
-absl::Status ComputeOutOfPlace(const core::Engine& engine,
-                               const core::ReluOp& op,
-                               core::Engine::Pieces input, void* output,
-                               uint64_t count,
-                               const core::Engine::CancelCheck& cancelled,
-                               ComputeStats* stats) {
+absl::Status ComputeSplit(const core::Engine& engine, const core::ReluOp& op,
+                          SplitPayload* split, uint64_t count,
+                          const core::Engine::CancelCheck& cancelled,
+                          ComputeStats* stats) {
+  split->output.reset(new uint8_t[split->size]);  // not zeroed: all written
   return Timed(op, count, stats, [&] {
-    return engine.Relu(op, input, output, count, cancelled);
+    return engine.Relu(op, split->input, split->output.get(), count, cancelled);
   });
 }
 
@@ -76,10 +75,8 @@ absl::Status ReluHandler::Relu(v1::ReluRequest* request, SplitPayload* split,
                           cancelled, stats);
   }
   MoveMetadata(request->mutable_input(), response->mutable_output());
-  split->output.reset(new uint8_t[split_bytes]);  // not zeroed: all written
-  return ComputeOutOfPlace(*engine_, decoded->op, split->input,
-                           split->output.get(), decoded->count, cancelled,
-                           stats);
+  return ComputeSplit(*engine_, decoded->op, split, decoded->count, cancelled,
+                      stats);
 }
 
 }  // namespace activation::server

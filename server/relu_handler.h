@@ -31,13 +31,12 @@ absl::Status ComputeInPlace(const core::Engine& engine, const core::ReluOp& op,
                             const core::Engine::CancelCheck& cancelled,
                             ComputeStats* stats);
 
-// As ComputeInPlace, from `input` in pieces into `output`.
-absl::Status ComputeOutOfPlace(const core::Engine& engine,
-                               const core::ReluOp& op,
-                               core::Engine::Pieces input, void* output,
-                               uint64_t count,
-                               const core::Engine::CancelCheck& cancelled,
-                               ComputeStats* stats);
+// As ComputeInPlace, out of place: from split->input into split->output,
+// allocated here (split->size bytes).
+absl::Status ComputeSplit(const core::Engine& engine, const core::ReluOp& op,
+                          SplitPayload* split, uint64_t count,
+                          const core::Engine::CancelCheck& cancelled,
+                          ComputeStats* stats);
 
 // Thread-safe; holds no per-call state.
 class ReluHandler {

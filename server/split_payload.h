@@ -11,9 +11,11 @@
 
 namespace activation::server {
 
-// A request's input.raw_data kept out of the messages (see
-// ParseReluRequest): views of the pieces gRPC received it in, and the buffer
-// its answer is computed into, out of place, for SerializeReluResponse.
+// A request's payload kept out of its message (activation.v1's
+// input.raw_data, the Open Inference Protocol's raw_input_contents[0]; see
+// ParseSplit): views of the pieces gRPC received it in, and the buffer its
+// answer is computed into, out of place, which serialization sends as a
+// slice of its own.
 struct SplitPayload {
   std::vector<absl::Span<const uint8_t>> input;  // in order
   std::shared_ptr<const void> input_owner;       // keeps `input` alive
