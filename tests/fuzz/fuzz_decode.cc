@@ -31,8 +31,8 @@
 #include "server/relu_handler.h"
 #include "tests/fuzz/fuzz_checks.h"
 #include "tests/fuzz/fuzz_engine.h"
-#include "tests/fuzz/fuzz_split.h"
 #include "tests/testing/reference_relu.h"
+#include "tests/testing/split_payload.h"
 
 namespace activation {
 namespace {

@@ -27,9 +27,9 @@
 #include "server/oip_codec.h"
 #include "tests/fuzz/fuzz_checks.h"
 #include "tests/fuzz/fuzz_engine.h"
-#include "tests/fuzz/fuzz_split.h"
 #include "tests/testing/proto_bytes.h"
 #include "tests/testing/reference_relu.h"
+#include "tests/testing/split_payload.h"
 #include "wire/convert.h"
 
 namespace activation {

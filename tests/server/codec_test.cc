@@ -17,6 +17,7 @@
 #include "inference/grpc_predict_v2.pb.h"
 #include "server/oip_codec.h"
 #include "tests/testing/proto_bytes.h"
+#include "tests/testing/split_payload.h"
 #include "tests/testing/status_matchers.h"
 
 namespace activation::server {
@@ -233,7 +234,7 @@ TEST(CodecTest, ResponseWithAMovedPayloadParsesBackWhole) {
   }
 }
 
-// `bytes` as gRPC might hand them over: in slices of `cut` bytes, 1 to 300.
+// `bytes` as gRPC might hand them over: in slices of 1 to 300 bytes.
 grpc::ByteBuffer InSlices(const std::string& bytes, std::mt19937& rng) {
   std::vector<grpc::Slice> slices;
   for (size_t at = 0; at < bytes.size();) {
@@ -242,14 +243,6 @@ grpc::ByteBuffer InSlices(const std::string& bytes, std::mt19937& rng) {
     at += size;
   }
   return grpc::ByteBuffer(slices.data(), slices.size());
-}
-
-std::string Joined(const SplitPayload& split) {
-  std::string joined;
-  for (absl::Span<const uint8_t> piece : split.input) {
-    joined.append(reinterpret_cast<const char*>(piece.data()), piece.size());
-  }
-  return joined;
 }
 
 std::string Bytes(size_t size, int seed) {
@@ -277,7 +270,8 @@ void ExpectParsedAsProtobufDoes(const std::string& wire, bool expect_split) {
     EXPECT_EQ(split.input.size(), 0u);
   }
   EXPECT_EQ(split.size, expect_split ? whole.input().raw_data().size() : 0);
-  if (expect_split) request.mutable_input()->set_raw_data(Joined(split));
+  if (expect_split)
+    request.mutable_input()->set_raw_data(testing::Joined(split));
   EXPECT_EQ(request.SerializeAsString(), whole.SerializeAsString());
 }
 
@@ -354,7 +348,8 @@ void ExpectParsedAsParseRequestDoes(const std::string& wire) {
   const absl::Status got = ParseReluRequest(&bytes, &request, &split);
   EXPECT_EQ(got, expected);
   if (!got.ok() || !expected.ok()) return;
-  if (split.size > 0) request.mutable_input()->set_raw_data(Joined(split));
+  if (split.size > 0)
+    request.mutable_input()->set_raw_data(testing::Joined(split));
   EXPECT_EQ(request.SerializeAsString(), whole.SerializeAsString());
 }
 
@@ -505,7 +500,7 @@ void ExpectInferParsedAsProtobufDoes(const std::string& wire,
   if (expect_split) {
     ASSERT_EQ(request.raw_input_contents_size(), 1);
     EXPECT_EQ(request.raw_input_contents(0), "");  // counted, left empty
-    *request.mutable_raw_input_contents(0) = Joined(split);
+    *request.mutable_raw_input_contents(0) = testing::Joined(split);
   }
   // `parameters` is a map: compared in key order.
   EXPECT_EQ(testing::DeterministicBytes(request),

@@ -1,9 +1,9 @@
-// What the fuzz targets of the request decoders share to check the split
-// parse (server/codec.h ParseSplit): a message cut into slices as gRPC
-// might hand it over, and the payload put back together.
+// What the tests of the split parse (server/codec.h ParseSplit) share: a
+// message cut into slices as gRPC might hand it over, and the payload put
+// back together.
 
-#ifndef ACTIVATION_TESTS_FUZZ_FUZZ_SPLIT_H_
-#define ACTIVATION_TESTS_FUZZ_FUZZ_SPLIT_H_
+#ifndef ACTIVATION_TESTS_TESTING_SPLIT_PAYLOAD_H_
+#define ACTIVATION_TESTS_TESTING_SPLIT_PAYLOAD_H_
 
 #include <algorithm>
 #include <cstddef>
@@ -46,4 +46,4 @@ inline std::string Joined(const server::SplitPayload& split) {
 
 }  // namespace activation::testing
 
-#endif  // ACTIVATION_TESTS_FUZZ_FUZZ_SPLIT_H_
+#endif  // ACTIVATION_TESTS_TESTING_SPLIT_PAYLOAD_H_
